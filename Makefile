@@ -1,0 +1,135 @@
+# ipkeeper: Kubernetes IP address management.
+
+# Image of the operator; the CNI plugin ships in the same image.
+IMG ?= ipkeeper:latest
+
+# Tool versions, installed into ./bin by `go install`.
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+GOLANGCI_LINT_VERSION ?= v2.15.0
+KUSTOMIZE_VERSION ?= v5.8.2
+
+LOCALBIN ?= $(shell pwd)/bin
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+
+# Test binaries (kube-apiserver, etcd, the reference CNI plugins) are built
+# from test/tools into a cache outside the checkout, shared by every clone.
+TEST_ASSETS = hack/test-assets.sh
+GO_TEST_FLAGS ?= -timeout 25m
+
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate CRDs, RBAC and webhook manifests into config/.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: fmt
+fmt: ## Format the code (gofmt).
+	gofmt -s -w $$(git ls-files '*.go' | grep -v '^test/tools/') test/tools
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint (configured in .golangci.yml).
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: test
+test: manifests generate ## Run unit and integration tests on a real kube-apiserver and etcd.
+	assets="$$($(TEST_ASSETS) envtest)"; plugins="$$($(TEST_ASSETS) cni-plugins)"; \
+	KUBEBUILDER_ASSETS="$$assets" CNI_PLUGINS_DIR="$$plugins" go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: verify
+verify: manifests generate ## Fail on drift in generated files, unformatted code, vet or lint findings.
+	hack/verify-clean.sh
+	@unformatted="$$(gofmt -s -l $$(git ls-files '*.go'))"; \
+	if [ -n "$$unformatted" ]; then echo "Not gofmt -s formatted (run make fmt):"; echo "$$unformatted"; exit 1; fi
+	$(MAKE) vet lint
+
+##@ Build
+
+.PHONY: build
+build: manifests generate ## Build bin/manager (the operator) and bin/ipkeeper (the CNI plugin).
+	go build -o $(LOCALBIN)/manager .
+	go build -o $(LOCALBIN)/ipkeeper ./cni
+
+.PHONY: run
+run: manifests generate ## Run the operator against the cluster of the current kubeconfig.
+	go run . --webhook-enabled=false
+
+.PHONY: docker-build
+docker-build: ## Build the image (needs a Docker engine).
+	docker build -t $(IMG) .
+
+##@ Deployment
+
+.PHONY: install
+install: manifests kustomize ## Install the CRDs into the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/crd | kubectl apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: manifests kustomize ## Remove the CRDs from the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/crd | kubectl delete --ignore-not-found -f -
+
+.PHONY: deploy
+deploy: manifests kustomize ## Deploy the operator into the cluster of the current kubeconfig.
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default | kubectl apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove the operator from the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
+
+##@ Dependencies
+
+.PHONY: envtest
+envtest: ## Build kube-apiserver and etcd for the tests (cached); prints their directory last.
+	@$(TEST_ASSETS) envtest
+
+.PHONY: cni-plugins
+cni-plugins: ## Build the reference CNI plugins for the tests (cached); prints their directory last.
+	@$(TEST_ASSETS) cni-plugins
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into ./bin.
+$(CONTROLLER_GEN):
+	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION),controller-gen)
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint into ./bin.
+$(GOLANGCI_LINT):
+	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION),golangci-lint)
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE) ## Install kustomize into ./bin.
+$(KUSTOMIZE):
+	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION),kustomize)
+
+# go-install-tool installs package $(2) at version $(3), whose binary is
+# named $(4), as $(1).
+define go-install-tool
+@[ -f "$(1)" ] || { \
+set -e; \
+echo "Installing $(2)@$(3)"; \
+GOBIN=$(LOCALBIN) go install $(2)@$(3); \
+mv "$(LOCALBIN)/$(4)" "$(1)"; \
+}
+endef

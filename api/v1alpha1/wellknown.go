@@ -1,0 +1,83 @@
+package v1alpha1
+
+// Labels ipkeeper sets on every IPClaim so that a node lists only what it
+// needs. Their values are derived from the claim's spec and never change.
+const (
+	// LabelPool names the IPPool a claim belongs to.
+	LabelPool = "ipam.ipkeeper.dev/pool"
+	// LabelNode names the node that made the claim.
+	LabelNode = "ipam.ipkeeper.dev/node"
+	// LabelBlock names the Block claim (a pure function of the address and the
+	// pool's block size) whose range holds an Address claim's address.
+	LabelBlock = "ipam.ipkeeper.dev/block"
+)
+
+// Annotations users set on pods and namespaces.
+const (
+	// AnnotationPools lists, comma-separated, the pools a pod takes addresses
+	// from, at most one per family. On a pod it wins over its namespace; on a
+	// namespace it wins over the CNI configuration.
+	AnnotationPools = "ipam.ipkeeper.dev/pools"
+	// AnnotationIPs lists, comma-separated, the exact addresses a pod asks
+	// for, at most one per family.
+	AnnotationIPs = "ipam.ipkeeper.dev/ips"
+)
+
+// PoolFinalizer keeps a deleted IPPool Terminating until its last claim is
+// gone, so that no address is ever handed out twice by a recreated pool.
+const PoolFinalizer = "ipam.ipkeeper.dev/in-use"
+
+// Field paths of IPClaim that the CRD declares as selectableFields and the
+// operator indexes, so that field selectors work the same against the API
+// server and the operator's cache.
+const (
+	FieldPool        = "spec.pool"
+	FieldType        = "spec.type"
+	FieldNode        = "spec.node"
+	FieldContainerID = "spec.owner.containerID"
+	FieldPodUID      = "spec.owner.uid"
+)
+
+// IPPool condition types.
+const (
+	// PoolReady is True when nodes may allocate from the pool.
+	PoolReady = "Ready"
+	// PoolOverlapping is True when the pool overlaps an older pool, which wins.
+	PoolOverlapping = "Overlapping"
+	// PoolExhausted is True when no usable address is free.
+	PoolExhausted = "Exhausted"
+)
+
+// Reasons of IPPool conditions.
+const (
+	// ReasonAllocatable: Ready is True and addresses may be handed out.
+	ReasonAllocatable = "Allocatable"
+	// ReasonDisabled: spec.disabled is set, no new allocations.
+	ReasonDisabled = "Disabled"
+	// ReasonTerminating: the pool is being deleted and waits for its claims.
+	ReasonTerminating = "Terminating"
+	// ReasonOverlapsOlderPool: an older pool (or the same age, earlier name)
+	// covers some of the same addresses and wins.
+	ReasonOverlapsOlderPool = "OverlapsOlderPool"
+	// ReasonNoOverlap: no other pool shares an address with this one.
+	ReasonNoOverlap = "NoOverlap"
+	// ReasonNoFreeAddresses: every usable address is claimed.
+	ReasonNoFreeAddresses = "NoFreeAddresses"
+	// ReasonFreeAddresses: at least one usable address is free.
+	ReasonFreeAddresses = "FreeAddresses"
+	// ReasonInvalidSpec: the spec cannot be used (only possible when it was
+	// stored while the admission webhook was not in the way).
+	ReasonInvalidSpec = "InvalidSpec"
+)
+
+// IPClaim condition types and reasons.
+const (
+	// ClaimOrphaned is True once the garbage collector has seen that the
+	// claim's pod is gone; its lastTransitionTime is when that was first seen.
+	// The claim is released after the grace period unless the pod is found.
+	ClaimOrphaned = "Orphaned"
+	// ReasonPodGone: no pod with the owner's namespace, name and uid exists.
+	ReasonPodGone = "PodGone"
+	// ReasonPodFound: the owner pod exists again (or always did).
+	ReasonPodFound = "PodFound"
+)
