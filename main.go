@@ -1,0 +1,122 @@
+// Command manager is the ipkeeper operator: it keeps IPPool status true,
+// resolves overlapping pools, protects pools in use, collects leaked claims,
+// and serves the validating admission webhooks.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/controllers"
+	"github.com/ipkeeper/ipkeeper/webhooks"
+)
+
+// options are the manager's command-line flags.
+type options struct {
+	metricsAddr    string
+	secureMetrics  bool
+	probeAddr      string
+	leaderElect    bool
+	webhookEnabled bool
+	webhookPort    int
+	webhookCertDir string
+	controllers    controllers.Options
+	zap            zap.Options
+}
+
+func parseFlags() options {
+	var o options
+	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8443", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
+	flag.BoolVar(&o.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, to callers the API server authorises to get /metrics.")
+	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the liveness (/healthz) and readiness (/readyz) probes bind to.")
+	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect one active controller among replicas; every replica serves the webhooks.")
+	flag.BoolVar(&o.webhookEnabled, "webhook-enabled", true, "Serve the validating admission webhooks.")
+	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
+	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Directory holding the webhook serving certificate (tls.crt, tls.key).")
+	flag.DurationVar(&o.controllers.GCGracePeriod, "gc-grace-period", 60*time.Second, "How long a claim stays Orphaned, its pod gone, before it is released.")
+	flag.DurationVar(&o.controllers.GCScanInterval, "gc-scan-interval", 10*time.Minute, "How often every claim is checked for a missing pod, besides pod-deletion events.")
+	o.zap.BindFlags(flag.CommandLine)
+	flag.Parse()
+	return o
+}
+
+func main() {
+	opts := parseFlags()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
+	if err := run(ctrl.SetupSignalHandler(), opts); err != nil {
+		ctrl.Log.WithName("setup").Error(err, "Manager stopped")
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	if o.controllers.GCGracePeriod <= 0 || o.controllers.GCScanInterval <= 0 {
+		return errors.New("--gc-grace-period and --gc-scan-interval must be positive durations such as 60s")
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := ipamv1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	metrics := metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: o.secureMetrics}
+	if o.secureMetrics {
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	noHTTP2 := func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metrics,
+		HealthProbeBindAddress: o.probeAddr,
+		LeaderElection:         o.leaderElect,
+		LeaderElectionID:       "ipkeeper.ipam.ipkeeper.dev",
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Port: o.webhookPort, CertDir: o.webhookCertDir, TLSOpts: []func(*tls.Config){noHTTP2},
+		}),
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	if err := ipamv1alpha1.IndexFields(ctx, mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	if err := controllers.SetupWithManager(mgr, o.controllers); err != nil {
+		return err
+	}
+	if err := setupWebhooks(mgr, o.webhookEnabled); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
+
+// setupWebhooks registers the webhooks and makes readiness wait for their
+// server, so that a replica only receives admission traffic once it can
+// answer it.
+func setupWebhooks(mgr ctrl.Manager, enabled bool) error {
+	if !enabled {
+		return mgr.AddReadyzCheck("readyz", healthz.Ping)
+	}
+	if err := webhooks.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker())
+}

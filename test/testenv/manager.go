@@ -1,0 +1,112 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+)
+
+// ManagerOptions tune a manager started by StartManager.
+type ManagerOptions struct {
+	// MetricsAddr is where /metrics is served over plain HTTP; empty
+	// disables it.
+	MetricsAddr string
+	// Setup registers the controllers or webhooks under test.
+	Setup func(ctrl.Manager) error
+}
+
+// Manager is a running controller-runtime manager.
+type Manager struct {
+	ctrl.Manager
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// StartManager runs a manager against e the way cmd/manager does: with
+// ipkeeper's field indexes and, when e was started with webhooks, a webhook
+// server where the API server expects it. It returns once the cache has
+// synced and the webhook server (if any) answers.
+func (e *Env) StartManager(opts ManagerOptions) (*Manager, error) {
+	metricsAddr := opts.MetricsAddr
+	if metricsAddr == "" {
+		metricsAddr = "0"
+	}
+	wh := e.WebhookOptions()
+	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
+		Scheme:                 e.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress: "0",
+		WebhookServer:          webhook.NewServer(webhook.Options{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir}),
+		// Several managers run in one test binary; each registers the same
+		// controller names.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create manager: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := ipamv1alpha1.IndexFields(ctx, mgr.GetFieldIndexer()); err != nil {
+		cancel()
+		return nil, err
+	}
+	if opts.Setup != nil {
+		if err := opts.Setup(mgr); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	m := &Manager{Manager: mgr, cancel: cancel, done: make(chan error, 1)}
+	go func() { m.done <- mgr.Start(ctx) }()
+	if err := m.waitReady(ctx, len(wh.ValidatingWebhooks) > 0); err != nil {
+		m.Stop()
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Manager) waitReady(ctx context.Context, webhooks bool) error {
+	syncCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if !m.GetCache().WaitForCacheSync(syncCtx) {
+		return errors.New("manager cache did not sync within 30s")
+	}
+	if !webhooks {
+		return nil
+	}
+	checker := m.GetWebhookServer().StartedChecker()
+	for checker(nil) != nil {
+		select {
+		case <-syncCtx.Done():
+			return errors.New("webhook server did not start within 30s")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// Stop stops the manager and waits for it to return.
+func (m *Manager) Stop() {
+	m.cancel()
+	<-m.done
+}
+
+// FreeLocalAddr returns a loopback host:port that nothing listens on.
+func FreeLocalAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = l.Close() }()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Addr().(*net.TCPAddr).Port)), nil
+}
