@@ -302,3 +302,30 @@ func naiveUsable(prefix netip.Prefix, exclude []Range, gateway, a netip.Addr) bo
 	}
 	return true
 }
+
+func TestBlockAt(t *testing.T) {
+	tests := []struct {
+		cidr string
+		bits int32
+		n    uint64
+		want string
+	}{
+		{cidr: "10.32.0.0/12", bits: 24, n: 0, want: "10.32.0.0/24"},
+		{cidr: "10.32.0.0/12", bits: 24, n: 257, want: "10.33.1.0/24"},
+		{cidr: "10.32.0.0/12", bits: 24, n: 4096 + 3, want: "10.32.3.0/24"},
+		{cidr: "fd00::/48", bits: 120, n: 1<<64 - 1, want: "fd00::ff:ffff:ffff:ffff:ff00/120"},
+		{cidr: "fd00::/64", bits: 64, n: 12345, want: "fd00::/64"},
+		{cidr: "fd00::/8", bits: 120, n: 1, want: "fd00::100/120"},
+	}
+	for _, tt := range tests {
+		bits := tt.bits
+		spec := IPPoolSpec{CIDR: tt.cidr, BlockSize: &bits}
+		l, err := spec.Layout()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := l.BlockAt(tt.n).String(); got != tt.want {
+			t.Errorf("BlockAt(%d) of %s/%d = %s, want %s", tt.n, tt.cidr, tt.bits, got, tt.want)
+		}
+	}
+}

@@ -141,3 +141,16 @@ func addrFromValue(v Count, like netip.Addr) netip.Addr {
 func span(first, last netip.Addr) Count {
 	return addrValue(last).Sub(addrValue(first)).Add(CountOf(1))
 }
+
+// lsh returns c shifted left by n bits; bits shifted past 128 are lost.
+func (c Count) lsh(n int) Count {
+	switch {
+	case n >= 128:
+		return Count{}
+	case n >= 64:
+		return Count{hi: c.lo << (n - 64)}
+	case n == 0:
+		return c
+	}
+	return Count{hi: c.hi<<n | c.lo>>(64-n), lo: c.lo << n}
+}

@@ -146,7 +146,3 @@ type IPClaimList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []IPClaim `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&IPClaim{}, &IPClaimList{})
-}

@@ -129,3 +129,17 @@ func (l Layout) NextFreeBlock(start netip.Addr, taken func(netip.Prefix) bool) (
 		}
 	}
 }
+
+// BlockAt returns block number n of the pool, counting from its first block
+// and wrapping around the number of blocks. Nodes start their search for a
+// free block at BlockAt(hash of the node name), so that nodes claiming
+// blocks at the same moment seldom race for the same one.
+func (l Layout) BlockAt(n uint64) netip.Prefix {
+	indexBits := l.BlockBits - l.prefix.Bits()
+	if indexBits < 64 {
+		n &= 1<<indexBits - 1
+	}
+	hostBits := l.prefix.Addr().BitLen() - l.BlockBits
+	first := addrValue(l.prefix.Addr())
+	return netip.PrefixFrom(addrFromValue(first.Add(CountOf(n).lsh(hostBits)), l.prefix.Addr()), l.BlockBits)
+}

@@ -1,5 +1,11 @@
 package v1alpha1
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
 // Labels ipkeeper sets on every IPClaim so that a node lists only what it
 // needs. Their values are derived from the claim's spec and never change.
 const (
@@ -80,4 +86,27 @@ const (
 	ReasonPodGone = "PodGone"
 	// ReasonPodFound: the owner pod exists again (or always did).
 	ReasonPodFound = "PodFound"
+	// ReasonNodeGone: the node of a Block claim no longer exists. The
+	// garbage collector releases such a block as soon as no Address claim
+	// lies inside it, without a grace period: no pod can run on a node that
+	// is gone.
+	ReasonNodeGone = "NodeGone"
 )
+
+// maxLabelValue is the longest value a Kubernetes label may hold.
+const maxLabelValue = 63
+
+// LabelValue returns the value of LabelPool or LabelNode for a pool or node
+// name. Names may be up to 253 characters but label values only 63, so a
+// longer name is cut and suffixed with a hash of the whole name: still
+// unique, still readable, and computed the same way by every writer and
+// reader.
+func LabelValue(name string) string {
+	if len(name) <= maxLabelValue {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	suffix := hex.EncodeToString(sum[:])[:10]
+	head := strings.TrimRight(name[:maxLabelValue-len(suffix)-1], "-.")
+	return head + "-" + suffix
+}

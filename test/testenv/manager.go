@@ -69,7 +69,7 @@ func (e *Env) StartManager(opts ManagerOptions) (*Manager, error) {
 	m := &Manager{Manager: mgr, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- mgr.Start(ctx) }()
 	if err := m.waitReady(ctx, len(wh.ValidatingWebhooks) > 0); err != nil {
-		m.Stop()
+		_ = m.Stop()
 		return nil, err
 	}
 	return m, nil
@@ -95,10 +95,10 @@ func (m *Manager) waitReady(ctx context.Context, webhooks bool) error {
 	return nil
 }
 
-// Stop stops the manager and waits for it to return.
-func (m *Manager) Stop() {
+// Stop stops the manager, waits for it to return and returns its error.
+func (m *Manager) Stop() error {
 	m.cancel()
-	<-m.done
+	return <-m.done
 }
 
 // FreeLocalAddr returns a loopback host:port that nothing listens on.

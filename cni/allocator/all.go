@@ -1,0 +1,89 @@
+package allocator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/containernetworking/cni/pkg/types"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+)
+
+// rollbackTimeout bounds the release of a half-done ADD. The release runs
+// even when the ADD's own deadline has passed: leaving the claims would leak
+// the addresses until the garbage collector finds them.
+const rollbackTimeout = 10 * time.Second
+
+// AllocateAll reserves one address per family for one pod interface. Each
+// family lists requests for its pools in order of preference; when a pool is
+// exhausted the next is tried. A family the interface already holds a claim
+// of gets that claim back, so a repeated ADD returns what the first one
+// reserved. When a family fails, every claim this call created is deleted
+// before the error is returned: no ADD leaves half its addresses.
+func (a *Allocator) AllocateAll(ctx context.Context, families [][]Request) ([]*ipamv1alpha1.IPClaim, error) {
+	claims := make([]*ipamv1alpha1.IPClaim, 0, len(families))
+	var created []*ipamv1alpha1.IPClaim
+	for _, reqs := range families {
+		if existing := existingClaim(reqs[0]); existing != nil {
+			claims = append(claims, existing)
+			continue
+		}
+		claim, err := a.allocateFirst(ctx, reqs)
+		if err != nil {
+			return nil, errors.Join(err, a.release(ctx, created))
+		}
+		claims = append(claims, claim)
+		created = append(created, claim)
+	}
+	return claims, nil
+}
+
+// allocateFirst allocates from the first pool of reqs that is not
+// exhausted; when all are, it returns the first pool's error.
+func (a *Allocator) allocateFirst(ctx context.Context, reqs []Request) (*ipamv1alpha1.IPClaim, error) {
+	var firstErr error
+	for _, req := range reqs {
+		claim, err := a.Allocate(ctx, req)
+		var cniErr *types.Error
+		if err == nil || !errors.As(err, &cniErr) || cniErr.Code != cnierr.PoolExhausted {
+			return claim, err
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return nil, firstErr
+}
+
+// existingClaim returns the claim the request's container interface holds
+// in the request's family, if any.
+func existingClaim(req Request) *ipamv1alpha1.IPClaim {
+	for i := range req.NodeClaims {
+		c := &req.NodeClaims[i]
+		if c.Spec.Type != ipamv1alpha1.ClaimTypeAddress || !SameOwner(c, req.Owner) {
+			continue
+		}
+		addr, err := netip.ParseAddr(c.Spec.Address)
+		if err == nil && addr.Is4() == req.Layout.Prefix().Addr().Is4() {
+			return c
+		}
+	}
+	return nil
+}
+
+// release deletes claims, after a failure, with a deadline of its own.
+func (a *Allocator) release(ctx context.Context, claims []*ipamv1alpha1.IPClaim) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	var errs []error
+	for _, c := range claims {
+		if err := a.Store.Delete(ctx, c); err != nil {
+			errs = append(errs, fmt.Errorf("release %s after the failure: %w", c.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}

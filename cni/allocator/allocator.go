@@ -1,0 +1,271 @@
+package allocator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"iter"
+	"net/netip"
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+)
+
+// Allocator reserves addresses for one node.
+type Allocator struct {
+	Store Store
+	// Node is the name of the node the allocator runs on.
+	Node string
+}
+
+// Request asks for one address of one pool for one pod interface.
+type Request struct {
+	Pool   *ipamv1alpha1.IPPool
+	Layout ipamv1alpha1.Layout
+	Owner  ipamv1alpha1.ClaimOwner
+	// Address, when valid, is the exact address the pod asked for.
+	Address netip.Addr
+	// Cursor is the last address this node handed out from the pool; the
+	// search for a free address starts after it.
+	Cursor netip.Addr
+	// NodeClaims are the node's claims as Store.NodeClaims returned them
+	// while the node held its lock on the pool.
+	NodeClaims []ipamv1alpha1.IPClaim
+}
+
+// Allocate creates an Address claim for req and returns it. It takes, in
+// order: the exact address asked for; a free address in the node's blocks;
+// a free address in a block the node claims now; and, unless the pool has
+// strictAffinity, a single free address anywhere in the pool.
+func (a *Allocator) Allocate(ctx context.Context, req Request) (*ipamv1alpha1.IPClaim, error) {
+	if req.Address.IsValid() {
+		return a.allocateExact(ctx, req)
+	}
+	blocks, held := nodeBlocks(req)
+	claim, err := a.createFirst(ctx, req, roundRobin(req.Layout, blocks, held, req.Cursor))
+	if claim != nil || err != nil {
+		return claim, err
+	}
+	block, err := a.claimBlock(ctx, req, blocks)
+	if err != nil {
+		return nil, err
+	}
+	if block.IsValid() {
+		claim, err := a.createFirst(ctx, req, roundRobin(req.Layout, []netip.Prefix{block}, nil, netip.Addr{}))
+		if claim != nil || err != nil {
+			return claim, err
+		}
+	}
+	if req.Pool.Spec.StrictAffinity {
+		return nil, a.blocksExhausted(ctx, req)
+	}
+	return a.borrow(ctx, req)
+}
+
+// nodeBlocks returns the node's blocks of the pool, sorted, and the
+// addresses the node holds in the pool.
+func nodeBlocks(req Request) ([]netip.Prefix, map[netip.Addr]bool) {
+	var blocks []netip.Prefix
+	held := map[netip.Addr]bool{}
+	for _, c := range req.NodeClaims {
+		if c.Spec.Pool != req.Pool.Name {
+			continue
+		}
+		switch c.Spec.Type {
+		case ipamv1alpha1.ClaimTypeBlock:
+			if p, err := netip.ParsePrefix(c.Spec.CIDR); err == nil && req.Layout.CheckBlock(p) == nil {
+				blocks = append(blocks, p)
+			}
+		case ipamv1alpha1.ClaimTypeAddress:
+			if addr, err := netip.ParseAddr(c.Spec.Address); err == nil {
+				held[addr] = true
+			}
+		}
+	}
+	slices.SortFunc(blocks, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	return blocks, held
+}
+
+// createFirst creates a claim for the first candidate nobody holds. It
+// returns nil, nil when every candidate is held.
+func (a *Allocator) createFirst(ctx context.Context, req Request, candidates iter.Seq[netip.Addr]) (*ipamv1alpha1.IPClaim, error) {
+	for addr := range candidates {
+		claim := a.addressClaim(req, addr)
+		err := a.Store.Create(ctx, claim)
+		if err == nil {
+			return claim, nil
+		}
+		if !errors.Is(err, ErrAlreadyExists) {
+			return nil, err
+		}
+		// Someone else won the address (a borrower, or an exact request):
+		// the create arbitrated, take the next one.
+	}
+	return nil, nil
+}
+
+// claimBlock claims the first free block, searching from a place that
+// depends on the node name. It returns an invalid prefix when no block is
+// free.
+func (a *Allocator) claimBlock(ctx context.Context, req Request, own []netip.Prefix) (netip.Prefix, error) {
+	claimed, err := a.Store.PoolBlocks(ctx, req.Pool.Name)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	taken := map[netip.Prefix]bool{}
+	for _, p := range append(claimed, own...) {
+		taken[p] = true
+	}
+	start := req.Layout.BlockAt(nodeHash(a.Node)).Addr()
+	for {
+		block, ok := req.Layout.NextFreeBlock(start, func(p netip.Prefix) bool { return taken[p] })
+		if !ok {
+			return netip.Prefix{}, nil
+		}
+		err := a.Store.Create(ctx, a.blockClaim(req, block))
+		switch {
+		case err == nil:
+			return block, nil
+		case errors.Is(err, ErrAlreadyExists):
+			taken[block] = true // another node won it a moment ago
+		default:
+			return netip.Prefix{}, err
+		}
+	}
+}
+
+// borrow creates a claim for a single free address anywhere in the pool.
+func (a *Allocator) borrow(ctx context.Context, req Request) (*ipamv1alpha1.IPClaim, error) {
+	addresses, err := a.Store.PoolAddresses(ctx, req.Pool.Name)
+	if err != nil {
+		return nil, err
+	}
+	held := make(map[netip.Addr]bool, len(addresses))
+	for _, addr := range addresses {
+		held[addr] = true
+	}
+	start := req.Layout.BlockAt(nodeHash(a.Node)).Addr()
+	whole := []netip.Prefix{req.Layout.Prefix()}
+	claim, err := a.createFirst(ctx, req, roundRobin(req.Layout, whole, held, start.Prev()))
+	if claim != nil || err != nil {
+		return claim, err
+	}
+	return nil, exhausted(req, addresses)
+}
+
+// blocksExhausted explains why a node of a strictAffinity pool gets nothing.
+func (a *Allocator) blocksExhausted(ctx context.Context, req Request) error {
+	claimed, err := a.Store.PoolBlocks(ctx, req.Pool.Name)
+	if err != nil {
+		return err
+	}
+	return cnierr.New(cnierr.PoolExhausted,
+		"pool %s has no free address in the blocks of node %s and no free block (%d/%s blocks claimed); strictAffinity forbids borrowing from other nodes' blocks: add a pool or free addresses",
+		req.Pool.Name, a.Node, len(claimed), req.Layout.BlockCapacity())
+}
+
+// exhausted is the error of a pool with no free address at all.
+func exhausted(req Request, held []netip.Addr) error {
+	inUse := 0
+	for _, addr := range held {
+		if req.Layout.Contains(addr) {
+			inUse++
+		}
+	}
+	return cnierr.New(cnierr.PoolExhausted, "pool %s is exhausted (%d/%s in use): add a pool or free addresses",
+		req.Pool.Name, inUse, req.Layout.Capacity())
+}
+
+// allocateExact creates the claim for the address the pod asked for. A
+// claim of this container for that address counts as success: the runtime
+// may repeat an ADD.
+func (a *Allocator) allocateExact(ctx context.Context, req Request) (*ipamv1alpha1.IPClaim, error) {
+	if why := req.Layout.WhyUnusable(req.Address); why != "" {
+		return nil, cnierr.New(cnierr.BadAnnotation, "address %s asked for in annotation %s is %s: ask for a usable address of pool %s",
+			req.Address, ipamv1alpha1.AnnotationIPs, why, req.Pool.Name)
+	}
+	claim := a.addressClaim(req, req.Address)
+	err := a.Store.Create(ctx, claim)
+	if err == nil || !errors.Is(err, ErrAlreadyExists) {
+		return claim, err
+	}
+	holder, err := a.Store.Get(ctx, claim.Name)
+	if err != nil {
+		return nil, err
+	}
+	if SameOwner(holder, req.Owner) {
+		return holder, nil
+	}
+	return nil, cnierr.New(cnierr.AddressHeld, "address %s asked for in annotation %s is held by %s: ask for another address or release it first",
+		req.Address, ipamv1alpha1.AnnotationIPs, Holder(holder))
+}
+
+// SameOwner reports whether claim belongs to owner's container interface.
+func SameOwner(claim *ipamv1alpha1.IPClaim, owner ipamv1alpha1.ClaimOwner) bool {
+	o := claim.Spec.Owner
+	return o != nil && o.ContainerID == owner.ContainerID && o.Interface == owner.Interface
+}
+
+// Holder describes who holds a claim, for error messages.
+func Holder(claim *ipamv1alpha1.IPClaim) string {
+	o := claim.Spec.Owner
+	switch {
+	case o == nil:
+		return fmt.Sprintf("claim %s of node %s", claim.Name, claim.Spec.Node)
+	case o.Namespace != "":
+		return fmt.Sprintf("pod %s/%s (container %s on node %s)", o.Namespace, o.Name, o.ContainerID, claim.Spec.Node)
+	}
+	return fmt.Sprintf("container %s on node %s", o.ContainerID, claim.Spec.Node)
+}
+
+// addressClaim builds the Address claim of addr for req.
+func (a *Allocator) addressClaim(req Request, addr netip.Addr) *ipamv1alpha1.IPClaim {
+	owner := req.Owner
+	return &ipamv1alpha1.IPClaim{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: ipamv1alpha1.AddressClaimName(addr),
+			Labels: map[string]string{
+				ipamv1alpha1.LabelPool:  ipamv1alpha1.LabelValue(req.Pool.Name),
+				ipamv1alpha1.LabelNode:  ipamv1alpha1.LabelValue(a.Node),
+				ipamv1alpha1.LabelBlock: ipamv1alpha1.BlockClaimName(req.Layout.BlockOf(addr)),
+			},
+		},
+		Spec: ipamv1alpha1.IPClaimSpec{
+			Pool:    req.Pool.Name,
+			Type:    ipamv1alpha1.ClaimTypeAddress,
+			Node:    a.Node,
+			Address: addr.String(),
+			Owner:   &owner,
+		},
+	}
+}
+
+// blockClaim builds the Block claim of block for req.
+func (a *Allocator) blockClaim(req Request, block netip.Prefix) *ipamv1alpha1.IPClaim {
+	return &ipamv1alpha1.IPClaim{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: ipamv1alpha1.BlockClaimName(block),
+			Labels: map[string]string{
+				ipamv1alpha1.LabelPool: ipamv1alpha1.LabelValue(req.Pool.Name),
+				ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(a.Node),
+			},
+		},
+		Spec: ipamv1alpha1.IPClaimSpec{
+			Pool: req.Pool.Name,
+			Type: ipamv1alpha1.ClaimTypeBlock,
+			Node: a.Node,
+			CIDR: block.String(),
+		},
+	}
+}
+
+// nodeHash spreads nodes over a pool's blocks.
+func nodeHash(node string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(node))
+	return h.Sum64()
+}

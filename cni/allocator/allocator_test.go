@@ -1,0 +1,206 @@
+package allocator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/containernetworking/cni/pkg/types"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+)
+
+// testNode is a node with its own store view and cursor, as one host.
+type testNode struct {
+	t      *testing.T
+	alloc  *Allocator
+	pool   *ipamv1alpha1.IPPool
+	layout ipamv1alpha1.Layout
+	cursor netip.Addr
+	seq    int
+}
+
+func newPool(name string, spec ipamv1alpha1.IPPoolSpec) *ipamv1alpha1.IPPool {
+	return &ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
+}
+
+func newNode(t *testing.T, store Store, name string, pool *ipamv1alpha1.IPPool) *testNode {
+	return &testNode{t: t, alloc: &Allocator{Store: store, Node: name}, pool: pool, layout: layoutOf(t, pool.Spec)}
+}
+
+// request builds the request of the node's next container, as the plugin
+// does under the node's lock.
+func (n *testNode) request() Request {
+	n.t.Helper()
+	claims, err := n.alloc.Store.NodeClaims(context.Background(), n.alloc.Node)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.seq++
+	return Request{
+		Pool: n.pool, Layout: n.layout, Cursor: n.cursor, NodeClaims: claims,
+		Owner: ipamv1alpha1.ClaimOwner{ContainerID: fmt.Sprintf("%s-c%d", n.alloc.Node, n.seq), Interface: "eth0"},
+	}
+}
+
+// allocate reserves one address and moves the node's cursor to it.
+func (n *testNode) allocate() (netip.Addr, error) {
+	n.t.Helper()
+	claim, err := n.alloc.Allocate(context.Background(), n.request())
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	n.cursor = netip.MustParseAddr(claim.Spec.Address)
+	return n.cursor, nil
+}
+
+func (n *testNode) mustAllocate() netip.Addr {
+	n.t.Helper()
+	a, err := n.allocate()
+	if err != nil {
+		n.t.Fatalf("node %s: %v", n.alloc.Node, err)
+	}
+	return a
+}
+
+// expectCode fails unless err is a CNI error with code whose message holds want.
+func expectCode(t *testing.T, err error, code uint, want string) {
+	t.Helper()
+	var cniErr *types.Error
+	if !errors.As(err, &cniErr) || cniErr.Code != code || !strings.Contains(cniErr.Msg, want) {
+		t.Fatalf("error = %v; want CNI error %d containing %q", err, code, want)
+	}
+}
+
+func TestAllocateSkipsUnusableAddressesThenExhausts(t *testing.T) {
+	pool := newPool("small", ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/28", Gateway: "10.0.0.1", Exclude: []string{"10.0.0.2-10.0.0.4", "10.0.0.9"}})
+	node := newNode(t, NewFake(), "node-a", pool)
+	var got []string
+	for range 9 {
+		got = append(got, node.mustAllocate().String())
+	}
+	want := "10.0.0.5 10.0.0.6 10.0.0.7 10.0.0.8 10.0.0.10 10.0.0.11 10.0.0.12 10.0.0.13 10.0.0.14"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("allocated %v, want %s (no network, broadcast, gateway or excluded address)", got, want)
+	}
+	_, err := node.allocate()
+	expectCode(t, err, cnierr.PoolExhausted, "pool small is exhausted (9/9 in use)")
+}
+
+func TestAllocateClaimsBlocksOnDemand(t *testing.T) {
+	store := NewFake()
+	pool := newPool("p", ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/26", BlockSize: ptr.To[int32](28)})
+	node := newNode(t, store, "node-a", pool)
+	first := node.mustAllocate()
+	block := node.layout.BlockOf(first)
+	for range 14 {
+		if a := node.mustAllocate(); !block.Contains(a) {
+			t.Fatalf("%s was taken outside the node's block %s before it was full", a, block)
+		}
+	}
+	next := node.mustAllocate()
+	if block.Contains(next) {
+		t.Fatalf("block %s holds 16 addresses minus the network address; got a 16th: %s", block, next)
+	}
+	var blocks []string
+	for _, name := range store.Names() {
+		if strings.HasSuffix(name, "-28") {
+			blocks = append(blocks, name)
+		}
+	}
+	if len(blocks) != 2 {
+		t.Fatalf("block claims = %v, want two", blocks)
+	}
+	claim, err := store.Get(context.Background(), ipamv1alpha1.AddressClaimName(next))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLabels := map[string]string{ipamv1alpha1.LabelPool: "p", ipamv1alpha1.LabelNode: "node-a", ipamv1alpha1.LabelBlock: ipamv1alpha1.BlockClaimName(node.layout.BlockOf(next))}
+	for k, v := range wantLabels {
+		if claim.Labels[k] != v {
+			t.Errorf("label %s = %q, want %q", k, claim.Labels[k], v)
+		}
+	}
+}
+
+func TestBorrowingFollowsStrictAffinity(t *testing.T) {
+	for _, strict := range []bool{true, false} {
+		t.Run(fmt.Sprintf("strictAffinity=%v", strict), func(t *testing.T) {
+			store := NewFake()
+			pool := newPool("p", ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/27", BlockSize: ptr.To[int32](28), StrictAffinity: strict})
+			a, b := newNode(t, store, "node-a", pool), newNode(t, store, "node-b", pool)
+			bAddr := b.mustAllocate()
+			for range 15 {
+				a.mustAllocate()
+			}
+			got, err := a.allocate()
+			if strict {
+				expectCode(t, err, cnierr.PoolExhausted, "strictAffinity forbids borrowing")
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !b.layout.BlockOf(bAddr).Contains(got) {
+				t.Fatalf("node-a borrowed %s, want an address of node-b's block %s", got, b.layout.BlockOf(bAddr))
+			}
+			claim, _ := store.Get(context.Background(), ipamv1alpha1.AddressClaimName(got))
+			if claim.Spec.Node != "node-a" || claim.Labels[ipamv1alpha1.LabelBlock] != ipamv1alpha1.BlockClaimName(b.layout.BlockOf(bAddr)) {
+				t.Fatalf("borrowed claim node %s, block label %s", claim.Spec.Node, claim.Labels[ipamv1alpha1.LabelBlock])
+			}
+			// node-b skips the borrowed address: the create arbitrates.
+			for range 13 {
+				if addr := b.mustAllocate(); addr == got {
+					t.Fatalf("node-b was handed %s, which node-a holds", addr)
+				}
+			}
+			_, err = b.allocate()
+			expectCode(t, err, cnierr.PoolExhausted, "pool p is exhausted (30/30 in use)")
+		})
+	}
+}
+
+func TestHugePoolIsNotScanned(t *testing.T) {
+	store := NewFake()
+	pool := newPool("v6", ipamv1alpha1.IPPoolSpec{CIDR: "fd00::/48", Exclude: []string{"fd00::/49"}})
+	node := newNode(t, store, "node-a", pool)
+	seen := map[netip.Addr]bool{}
+	for range 600 {
+		a := node.mustAllocate()
+		if seen[a] || !node.layout.Contains(a) {
+			t.Fatalf("%s handed out twice or unusable", a)
+		}
+		seen[a] = true
+	}
+	if store.Calls["PoolBlocks"] != 3 || store.Calls["PoolAddresses"] != 0 {
+		t.Fatalf("listed the pool's blocks %d times and its addresses %d times; want 3 and 0 for 600 addresses in /120 blocks",
+			store.Calls["PoolBlocks"], store.Calls["PoolAddresses"])
+	}
+	if creates := store.Calls["Create"]; creates != 603 {
+		t.Fatalf("%d creates for 600 addresses and 3 blocks: a create failed where none should", creates)
+	}
+}
+
+func TestReleasedAddressIsNotReusedAtOnce(t *testing.T) {
+	store := NewFake()
+	pool := newPool("p", ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/24"})
+	node := newNode(t, store, "node-a", pool)
+	first := node.mustAllocate()
+	claim, _ := store.Get(context.Background(), ipamv1alpha1.AddressClaimName(first))
+	if err := store.Delete(context.Background(), claim); err != nil {
+		t.Fatal(err)
+	}
+	if again := node.mustAllocate(); again == first {
+		t.Fatalf("the address %s released a moment ago was handed out again", first)
+	}
+	node.cursor = netip.Addr{} // a lost cursor file only changes which free address is picked
+	if a := node.mustAllocate(); a != first {
+		t.Fatalf("without a cursor the first free address is %s, got %s", first, a)
+	}
+}

@@ -1,0 +1,143 @@
+package allocator
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+)
+
+var _ Store = (*Fake)(nil)
+
+// Fake is an in-memory Store for unit tests. Like the API server it refuses
+// a second claim of the same name; it counts calls so that tests can check
+// how many round trips an operation costs.
+type Fake struct {
+	mu     sync.Mutex
+	claims map[string]ipamv1alpha1.IPClaim
+	nextID int
+	// Calls counts calls by method name.
+	Calls map[string]int
+	// FailCreate, when set, is returned by Create for the claims it
+	// selects (nil error: no failure).
+	FailCreate func(*ipamv1alpha1.IPClaim) error
+}
+
+// NewFake returns a Fake holding claims.
+func NewFake(claims ...*ipamv1alpha1.IPClaim) *Fake {
+	f := &Fake{claims: map[string]ipamv1alpha1.IPClaim{}, Calls: map[string]int{}}
+	for _, c := range claims {
+		if err := f.Create(context.Background(), c); err != nil {
+			panic(err)
+		}
+	}
+	f.Calls = map[string]int{}
+	return f
+}
+
+// Names returns the names of every claim, sorted.
+func (f *Fake) Names() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	names := make([]string, 0, len(f.claims))
+	for n := range f.claims {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (f *Fake) list(method string, match func(*ipamv1alpha1.IPClaim) bool) []ipamv1alpha1.IPClaim {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Calls[method]++
+	var out []ipamv1alpha1.IPClaim
+	for _, c := range f.claims {
+		if match(&c) {
+			out = append(out, *c.DeepCopy())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// NodeClaims implements Store.
+func (f *Fake) NodeClaims(_ context.Context, node string) ([]ipamv1alpha1.IPClaim, error) {
+	return f.list("NodeClaims", func(c *ipamv1alpha1.IPClaim) bool { return c.Spec.Node == node }), nil
+}
+
+// ContainerClaims implements Store.
+func (f *Fake) ContainerClaims(_ context.Context, containerID string) ([]ipamv1alpha1.IPClaim, error) {
+	return f.list("ContainerClaims", func(c *ipamv1alpha1.IPClaim) bool {
+		return c.Spec.Owner != nil && c.Spec.Owner.ContainerID == containerID
+	}), nil
+}
+
+// PoolBlocks implements Store.
+func (f *Fake) PoolBlocks(_ context.Context, pool string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, c := range f.list("PoolBlocks", func(c *ipamv1alpha1.IPClaim) bool {
+		return c.Spec.Pool == pool && c.Spec.Type == ipamv1alpha1.ClaimTypeBlock
+	}) {
+		out = append(out, netip.MustParsePrefix(c.Spec.CIDR))
+	}
+	return out, nil
+}
+
+// PoolAddresses implements Store.
+func (f *Fake) PoolAddresses(_ context.Context, pool string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, c := range f.list("PoolAddresses", func(c *ipamv1alpha1.IPClaim) bool {
+		return c.Spec.Pool == pool && c.Spec.Type == ipamv1alpha1.ClaimTypeAddress
+	}) {
+		out = append(out, netip.MustParseAddr(c.Spec.Address))
+	}
+	return out, nil
+}
+
+// Get implements Store.
+func (f *Fake) Get(_ context.Context, name string) (*ipamv1alpha1.IPClaim, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Calls["Get"]++
+	c, ok := f.claims[name]
+	if !ok {
+		return nil, fmt.Errorf("get claim %s: %w", name, ErrNotFound)
+	}
+	return c.DeepCopy(), nil
+}
+
+// Create implements Store.
+func (f *Fake) Create(_ context.Context, claim *ipamv1alpha1.IPClaim) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Calls["Create"]++
+	if f.FailCreate != nil {
+		if err := f.FailCreate(claim); err != nil {
+			return err
+		}
+	}
+	if _, ok := f.claims[claim.Name]; ok {
+		return fmt.Errorf("create claim %s: %w", claim.Name, ErrAlreadyExists)
+	}
+	f.nextID++
+	claim.UID = types.UID(fmt.Sprintf("uid-%d", f.nextID))
+	f.claims[claim.Name] = *claim.DeepCopy()
+	return nil
+}
+
+// Delete implements Store.
+func (f *Fake) Delete(_ context.Context, claim *ipamv1alpha1.IPClaim) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Calls["Delete"]++
+	if c, ok := f.claims[claim.Name]; ok && c.UID == claim.UID {
+		delete(f.claims, claim.Name)
+	}
+	return nil
+}

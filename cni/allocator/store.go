@@ -1,0 +1,49 @@
+// Package allocator reserves addresses by creating IPClaims. It is pure
+// logic: every read and write goes through the small Store interface, whose
+// production implementation talks to the API server (package claimstore)
+// and whose in-memory Fake drives the unit tests.
+//
+// Correctness never depends on what the allocator reads: the API server's
+// name uniqueness arbitrates every create. Reads only make the first create
+// likely to succeed.
+package allocator
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+)
+
+// ErrAlreadyExists is returned (wrapped) by Store.Create when a claim of the
+// same name exists: someone else holds the address or block.
+var ErrAlreadyExists = errors.New("claim already exists")
+
+// ErrNotFound is returned (wrapped) by Store.Get for a claim that does not
+// exist.
+var ErrNotFound = errors.New("claim not found")
+
+// Store is what the allocator needs of the claim storage.
+type Store interface {
+	// NodeClaims returns every claim node made: its blocks and its
+	// addresses, of every pool. Its size grows with the node, never with
+	// the pool or the cluster.
+	NodeClaims(ctx context.Context, node string) ([]ipamv1alpha1.IPClaim, error)
+	// ContainerClaims returns the Address claims of a CNI container ID.
+	ContainerClaims(ctx context.Context, containerID string) ([]ipamv1alpha1.IPClaim, error)
+	// PoolBlocks returns every block claimed in pool, by any node. Only
+	// needed when a node's blocks are full.
+	PoolBlocks(ctx context.Context, pool string) ([]netip.Prefix, error)
+	// PoolAddresses returns every address claimed in pool, by any node.
+	// Only needed when no block is free and the node borrows.
+	PoolAddresses(ctx context.Context, pool string) ([]netip.Addr, error)
+	// Get returns the claim called name.
+	Get(ctx context.Context, name string) (*ipamv1alpha1.IPClaim, error)
+	// Create creates claim, filling in its UID.
+	Create(ctx context.Context, claim *ipamv1alpha1.IPClaim) error
+	// Delete deletes claim unless its UID changed (the address was
+	// released and claimed again meanwhile); a claim already gone is no
+	// error.
+	Delete(ctx context.Context, claim *ipamv1alpha1.IPClaim) error
+}

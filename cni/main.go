@@ -1,0 +1,73 @@
+// Command ipkeeper is a CNI IPAM plugin (CNI 0.3.0 to 1.1.0). It reserves
+// pod addresses by creating IPClaims on the Kubernetes API server, whose
+// name uniqueness guarantees that no address is ever handed out twice.
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/containernetworking/cni/pkg/skel"
+	"github.com/containernetworking/cni/pkg/types"
+	"github.com/containernetworking/cni/pkg/version"
+
+	"github.com/ipkeeper/ipkeeper/cni/plugin"
+)
+
+// supportedVersions are the CNI specification versions ipkeeper speaks.
+var supportedVersions = version.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
+
+func main() {
+	skel.PluginMainFuncs(skel.CNIFuncs{
+		Add:    cmdAdd,
+		Del:    cmdDel,
+		Check:  cmdCheck,
+		GC:     cmdGC,
+		Status: cmdStatus,
+	}, supportedVersions, "ipkeeper: Kubernetes IP address management through the API server")
+}
+
+// run loads the plugin for one call and runs verb within ipam.timeout.
+func run(args *skel.CmdArgs, verb func(context.Context, *plugin.Plugin) error) error {
+	p, err := plugin.Load(args.StdinData)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := p.Context()
+	defer cancel()
+	return verb(ctx, p)
+}
+
+func cmdAdd(args *skel.CmdArgs) error {
+	return run(args, func(ctx context.Context, p *plugin.Plugin) error {
+		result, err := p.Add(ctx, args)
+		if err != nil {
+			return err
+		}
+		return types.PrintResult(result, p.Config.Network.CNIVersion)
+	})
+}
+
+func cmdDel(args *skel.CmdArgs) error {
+	return run(args, func(ctx context.Context, p *plugin.Plugin) error { return p.Del(ctx, args) })
+}
+
+func cmdCheck(args *skel.CmdArgs) error {
+	return run(args, func(ctx context.Context, p *plugin.Plugin) error { return p.Check(ctx, args) })
+}
+
+func cmdGC(args *skel.CmdArgs) error {
+	return run(args, func(ctx context.Context, p *plugin.Plugin) error { return p.GC(ctx) })
+}
+
+// cmdStatus answers 50 (not available) rather than 7 for a configuration
+// that cannot be loaded: the node installer may not have written the
+// kubeconfig yet.
+func cmdStatus(args *skel.CmdArgs) error {
+	err := run(args, func(ctx context.Context, p *plugin.Plugin) error { return p.Status(ctx) })
+	var cniErr *types.Error
+	if errors.As(err, &cniErr) && cniErr.Code == types.ErrInvalidNetworkConfig {
+		return types.NewError(types.ErrPluginNotAvailable, cniErr.Msg, cniErr.Details)
+	}
+	return err
+}

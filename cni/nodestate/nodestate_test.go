@@ -1,0 +1,86 @@
+package nodestate
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestCursorRoundTrip(t *testing.T) {
+	d, err := Open(t.TempDir(), "node-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := d.Cursor("p"); c.IsValid() {
+		t.Fatalf("a new node has cursor %s", c)
+	}
+	want := netip.MustParseAddr("fd00::7")
+	if err := d.SetCursor("p", want); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Cursor("p"); got != want {
+		t.Fatalf("cursor = %s, want %s", got, want)
+	}
+	if err := os.WriteFile(d.cursorPath("p"), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c := d.Cursor("p"); c.IsValid() {
+		t.Fatalf("a garbled cursor file gave %s; want none", c)
+	}
+}
+
+func TestLockExcludesOtherHolders(t *testing.T) {
+	d, err := Open(t.TempDir(), "node-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := d.Lock(context.Background(), []string{"v6", "v4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := d.Lock(ctx, []string{"v4"}); err == nil || !strings.Contains(err.Error(), "wait for this node's lock on pool v4") {
+		t.Fatalf("second lock while held: %v", err)
+	}
+	var acquired atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		release, err := d.Lock(context.Background(), []string{"v4", "v6"})
+		if err == nil {
+			acquired.Store(true)
+			release()
+		}
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if acquired.Load() {
+		t.Fatal("lock taken while held")
+	}
+	unlock()
+	<-done
+	if !acquired.Load() {
+		t.Fatal("lock not taken after release")
+	}
+	other, _ := Open(filepath.Dir(d.path), "node-b")
+	release, err := other.Lock(context.Background(), []string{"v4"})
+	if err != nil {
+		t.Fatalf("another node's lock: %v", err)
+	}
+	release()
+}
+
+func TestNamesCannotEscapeTheDataDir(t *testing.T) {
+	if _, err := Open(t.TempDir(), "../etc"); err == nil {
+		t.Fatal("node name ../etc accepted")
+	}
+	d, _ := Open(t.TempDir(), "node-a")
+	if _, err := d.Lock(context.Background(), []string{"../../x"}); err == nil {
+		t.Fatal("pool name ../../x accepted")
+	}
+}

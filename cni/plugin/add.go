@@ -1,0 +1,256 @@
+package plugin
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/containernetworking/cni/pkg/skel"
+	"github.com/containernetworking/cni/pkg/types"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/allocator"
+	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+	"github.com/ipkeeper/ipkeeper/cni/nodestate"
+	"github.com/ipkeeper/ipkeeper/cni/poolchoice"
+)
+
+// Add reserves one address per family for the container interface and
+// returns the CNI result.
+func (p *Plugin) Add(ctx context.Context, args *skel.CmdArgs) (types.Result, error) {
+	pod, err := parsePodArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	in, err := p.readInputs(ctx, pod)
+	if err != nil {
+		return nil, asCNIError("read the pod, its namespace, the node and the pools", err)
+	}
+	families, err := p.plan(ctx, in)
+	if err != nil {
+		return nil, asCNIError("choose pools", err)
+	}
+	owner := p.owner(args, pod, in)
+	claims, err := p.allocate(ctx, families, owner)
+	if err != nil {
+		return nil, asCNIError("reserve addresses", err)
+	}
+	// A repeated ADD may return claims of pools this one did not choose.
+	for _, claim := range claims {
+		if in.pools[claim.Spec.Pool] == nil {
+			if in.pools[claim.Spec.Pool], err = p.API.Pool(ctx, claim.Spec.Pool); err != nil {
+				return nil, asCNIError("read the pool of a reserved address", err)
+			}
+		}
+	}
+	return buildResult(p.Config.Network.CNIVersion, claims, in.pools)
+}
+
+// inputs are the objects an ADD reads before it allocates.
+type inputs struct {
+	podAnnotations       map[string]string
+	podUID               string
+	namespaceAnnotations map[string]string
+	nodeLabels           map[string]string
+	// pools holds every pool read, nil for those that do not exist.
+	pools map[string]*ipamv1alpha1.IPPool
+}
+
+// readInputs reads the pod, its namespace, the node and the configured
+// pools in parallel: one round trip of latency. Only the pod is read
+// consistently; the rest comes from the watch cache.
+func (p *Plugin) readInputs(ctx context.Context, pod podArgs) (*inputs, error) {
+	in := &inputs{pools: map[string]*ipamv1alpha1.IPPool{}, podUID: pod.UID}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var errs []error
+	run := func(read func() error) {
+		wg.Go(func() {
+			if err := read(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	if pod.isKubernetes() {
+		run(func() error { return p.readPod(ctx, pod, in) })
+		run(func() error { return p.readMeta(ctx, "Namespace", "", pod.Namespace, &in.namespaceAnnotations, nil) })
+	}
+	run(func() error { return p.readMeta(ctx, "Node", "", p.Node, nil, &in.nodeLabels) })
+	for _, name := range p.Config.IPAM.Pools {
+		run(func() error { return p.readPool(ctx, name, in, &mu) })
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return in, nil
+}
+
+func (p *Plugin) readPod(ctx context.Context, pod podArgs, in *inputs) error {
+	meta, err := p.API.PodMeta(ctx, pod.Namespace, pod.Name)
+	if err != nil {
+		return err
+	}
+	if meta == nil {
+		return cnierr.New(types.ErrTryAgainLater, "pod %s/%s does not exist on the API server", pod.Namespace, pod.Name)
+	}
+	in.podAnnotations = meta.Annotations
+	if in.podUID == "" {
+		in.podUID = string(meta.UID)
+	}
+	return nil
+}
+
+func (p *Plugin) readMeta(ctx context.Context, kind, namespace, name string, annotations, labels *map[string]string) error {
+	meta, err := p.API.ObjectMeta(ctx, kind, namespace, name)
+	if err != nil || meta == nil {
+		return err
+	}
+	if annotations != nil {
+		*annotations = meta.Annotations
+	}
+	if labels != nil {
+		*labels = meta.Labels
+	}
+	return nil
+}
+
+func (p *Plugin) readPool(ctx context.Context, name string, in *inputs, mu *sync.Mutex) error {
+	pool, err := p.API.Pool(ctx, name)
+	if err != nil {
+		return err
+	}
+	mu.Lock()
+	in.pools[name] = pool
+	mu.Unlock()
+	return nil
+}
+
+// plan chooses the pools of each family and attaches the addresses the pod
+// asked for. Pools named by an annotation but not configured are read here.
+func (p *Plugin) plan(ctx context.Context, in *inputs) ([]poolchoice.Family, error) {
+	names, source, err := poolchoice.Names(in.podAnnotations, in.namespaceAnnotations, p.Config.IPAM.Pools)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if _, read := in.pools[name]; !read {
+			if in.pools[name], err = p.API.Pool(ctx, name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	families, err := poolchoice.Choose(names, in.pools, p.Node, in.nodeLabels)
+	if err != nil {
+		return nil, err
+	}
+	requested, err := poolchoice.RequestedAddresses(in.podAnnotations)
+	if err != nil {
+		return nil, err
+	}
+	for _, addr := range requested {
+		if families, err = pinAddress(families, addr, source); err != nil {
+			return nil, err
+		}
+	}
+	return families, nil
+}
+
+// pinAddress narrows the family of addr to the pool that holds it.
+func pinAddress(families []poolchoice.Family, addr netip.Addr, source string) ([]poolchoice.Family, error) {
+	for i, f := range families {
+		if f.IPv4 != addr.Is4() {
+			continue
+		}
+		for _, pool := range f.Pools {
+			if prefix, err := netip.ParsePrefix(pool.Spec.CIDR); err == nil && prefix.Contains(addr) {
+				families[i].Pools = []*ipamv1alpha1.IPPool{pool}
+				families[i].Requested = addr
+				return families, nil
+			}
+		}
+	}
+	return nil, cnierr.New(cnierr.BadAnnotation, "address %s asked for in annotation %s lies in none of the pools chosen by the %s: ask for an address of one of them",
+		addr, ipamv1alpha1.AnnotationIPs, source)
+}
+
+// owner describes the container interface the claims are for.
+func (p *Plugin) owner(args *skel.CmdArgs, pod podArgs, in *inputs) ipamv1alpha1.ClaimOwner {
+	owner := ipamv1alpha1.ClaimOwner{ContainerID: args.ContainerID, Interface: args.IfName, Network: p.Config.Network.Name}
+	if pod.isKubernetes() {
+		owner.Namespace, owner.Name, owner.UID = pod.Namespace, pod.Name, in.podUID
+		owner.Pod = pod.Namespace + "/" + pod.Name
+	}
+	return owner
+}
+
+// allocate takes the node's lock on every pool it may use, lists the node's
+// claims once, and lets the allocator create what is missing.
+func (p *Plugin) allocate(ctx context.Context, families []poolchoice.Family, owner ipamv1alpha1.ClaimOwner) ([]*ipamv1alpha1.IPClaim, error) {
+	state, err := p.stateDir()
+	if err != nil {
+		return nil, err
+	}
+	var poolNames []string
+	for _, f := range families {
+		for _, pool := range f.Pools {
+			poolNames = append(poolNames, pool.Name)
+		}
+	}
+	unlock, err := state.Lock(ctx, poolNames)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	nodeClaims, err := p.API.NodeClaims(ctx, p.Node)
+	if err != nil {
+		return nil, err
+	}
+	reqs, err := requests(families, owner, nodeClaims, state)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := p.allocator().AllocateAll(ctx, reqs)
+	if err != nil {
+		return nil, err
+	}
+	saveCursors(state, families, claims)
+	return claims, nil
+}
+
+// requests builds the allocator's requests, per family in pool order.
+func requests(families []poolchoice.Family, owner ipamv1alpha1.ClaimOwner, nodeClaims []ipamv1alpha1.IPClaim, state *nodestate.Dir) ([][]allocator.Request, error) {
+	out := make([][]allocator.Request, 0, len(families))
+	for _, f := range families {
+		var reqs []allocator.Request
+		for _, pool := range f.Pools {
+			layout, err := pool.Spec.Layout()
+			if err != nil {
+				return nil, cnierr.New(cnierr.PoolUnavailable, "pool %s cannot be used: %v", pool.Name, err)
+			}
+			reqs = append(reqs, allocator.Request{
+				Pool: pool, Layout: layout, Owner: owner, Address: f.Requested,
+				Cursor: state.Cursor(pool.Name), NodeClaims: nodeClaims,
+			})
+		}
+		out = append(out, reqs)
+	}
+	return out, nil
+}
+
+// saveCursors moves each pool's cursor to the address just handed out from
+// it. Exact addresses the pod asked for do not move it. Failing to save is
+// harmless: the next ADD only starts its search elsewhere.
+func saveCursors(state *nodestate.Dir, families []poolchoice.Family, claims []*ipamv1alpha1.IPClaim) {
+	for _, claim := range claims {
+		requestedSomewhere := slices.ContainsFunc(families, func(f poolchoice.Family) bool {
+			return f.Requested.IsValid() && f.Requested.String() == claim.Spec.Address
+		})
+		if addr, err := netip.ParseAddr(claim.Spec.Address); err == nil && !requestedSomewhere {
+			_ = state.SetCursor(claim.Spec.Pool, addr)
+		}
+	}
+}

@@ -1,0 +1,53 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/containernetworking/cni/pkg/skel"
+	current "github.com/containernetworking/cni/pkg/types/100"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/allocator"
+	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+)
+
+// Check verifies that every address of prevResult is still claimed, by this
+// container interface.
+func (p *Plugin) Check(ctx context.Context, args *skel.CmdArgs) error {
+	if p.Config.PrevResult == nil {
+		return cnierr.BadConfig(errors.New("CHECK needs prevResult, the result of the ADD"))
+	}
+	prev, err := current.NewResultFromResult(p.Config.PrevResult)
+	if err != nil {
+		return cnierr.BadConfig(fmt.Errorf("prevResult: %w", err))
+	}
+	owner := ipamv1alpha1.ClaimOwner{ContainerID: args.ContainerID, Interface: args.IfName}
+	for _, ip := range prev.IPs {
+		addr, ok := netip.AddrFromSlice(ip.Address.IP)
+		if !ok {
+			return cnierr.BadConfig(fmt.Errorf("prevResult holds %q, not an address", ip.Address.String()))
+		}
+		if err := p.checkClaim(ctx, addr.Unmap(), owner); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Plugin) checkClaim(ctx context.Context, addr netip.Addr, owner ipamv1alpha1.ClaimOwner) error {
+	claim, err := p.API.Get(ctx, ipamv1alpha1.AddressClaimName(addr))
+	if errors.Is(err, allocator.ErrNotFound) {
+		return cnierr.New(cnierr.ClaimMismatch, "address %s of container %s (%s) is not claimed: the claim was released; recreate the pod",
+			addr, owner.ContainerID, owner.Interface)
+	}
+	if err != nil {
+		return asCNIError("read the claim of "+addr.String(), err)
+	}
+	if !allocator.SameOwner(claim, owner) {
+		return cnierr.New(cnierr.ClaimMismatch, "address %s of container %s (%s) is held by %s", addr, owner.ContainerID, owner.Interface, allocator.Holder(claim))
+	}
+	return nil
+}

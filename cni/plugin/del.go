@@ -1,0 +1,31 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+
+	"github.com/containernetworking/cni/pkg/skel"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+)
+
+// Del releases the claims of the container interface. Claims already gone
+// are success; an API server that cannot be reached is an error, so that
+// the runtime retries instead of leaking the address.
+func (p *Plugin) Del(ctx context.Context, args *skel.CmdArgs) error {
+	claims, err := p.API.ContainerClaims(ctx, args.ContainerID)
+	if err != nil {
+		return asCNIError("find the claims to release", err)
+	}
+	var errs []error
+	for i := range claims {
+		claim := &claims[i]
+		if claim.Spec.Type != ipamv1alpha1.ClaimTypeAddress || claim.Spec.Owner == nil || claim.Spec.Owner.Interface != args.IfName {
+			continue
+		}
+		if err := p.API.Delete(ctx, claim); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return asCNIError("release claims", errors.Join(errs...))
+}

@@ -1,0 +1,140 @@
+// Package plugin carries out the CNI verbs of the ipkeeper IPAM plugin:
+// it reads what a call needs from the API server, chooses pools, takes the
+// node's lock, lets the allocator create claims and turns them into a CNI
+// result. cni/main.go is only the skel glue around it.
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/containernetworking/cni/pkg/skel"
+	"k8s.io/client-go/rest"
+
+	"github.com/ipkeeper/ipkeeper/cni/allocator"
+	"github.com/ipkeeper/ipkeeper/cni/apiserver"
+	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+	"github.com/ipkeeper/ipkeeper/cni/netconf"
+	"github.com/ipkeeper/ipkeeper/cni/nodestate"
+)
+
+// Plugin is one CNI call's configuration and connections.
+type Plugin struct {
+	Config *netconf.Config
+	// Node is the name of the node the plugin runs on.
+	Node string
+	API  *apiserver.Client
+}
+
+// Load parses the network configuration of a call, finds the node's name
+// and prepares the API client. Every error is a CNI error: 7 for a
+// configuration that cannot work as written.
+func Load(stdin []byte) (*Plugin, error) {
+	cfg, err := netconf.Parse(stdin)
+	if err != nil {
+		return nil, cnierr.BadConfig(err)
+	}
+	node, err := nodeName(cfg.IPAM)
+	if err != nil {
+		return nil, cnierr.BadConfig(err)
+	}
+	restCfg, err := apiserver.LoadConfig(cfg.IPAM.Kubeconfig, cfg.TimeoutDuration)
+	if err != nil {
+		return nil, cnierr.BadConfig(fmt.Errorf("%w: the node installer writes it; check ipam.kubeconfig", err))
+	}
+	return New(cfg, node, restCfg)
+}
+
+// New returns a Plugin for a parsed configuration.
+func New(cfg *netconf.Config, node string, restCfg *rest.Config) (*Plugin, error) {
+	api, err := apiserver.New(restCfg)
+	if err != nil {
+		return nil, cnierr.BadConfig(err)
+	}
+	return &Plugin{Config: cfg, Node: node, API: api}, nil
+}
+
+// nodeName returns ipam.nodeName, else the name the node installer wrote
+// beside the kubeconfig, else the host name (lower-cased, as the kubelet
+// does).
+func nodeName(ipam netconf.IPAM) (string, error) {
+	if ipam.NodeName != "" {
+		return ipam.NodeName, nil
+	}
+	file := filepath.Join(filepath.Dir(ipam.Kubeconfig), netconf.NodeNameFile)
+	if data, err := os.ReadFile(file); err == nil {
+		if name := strings.TrimSpace(string(data)); name != "" {
+			return name, nil
+		}
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return "", fmt.Errorf("cannot tell this node's name: set ipam.nodeName, or write it to %s", file)
+	}
+	return strings.ToLower(host), nil
+}
+
+// Context returns the context of a call, bounded by ipam.timeout.
+func (p *Plugin) Context() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), p.Config.TimeoutDuration)
+}
+
+// allocator returns an allocator of this node on the API server.
+func (p *Plugin) allocator() *allocator.Allocator {
+	return &allocator.Allocator{Store: p.API, Node: p.Node}
+}
+
+// stateDir opens this node's lock and cursor files.
+func (p *Plugin) stateDir() (*nodestate.Dir, error) {
+	return nodestate.Open(p.Config.IPAM.DataDir, p.Node)
+}
+
+// podArgs are the Kubernetes fields of CNI_ARGS.
+type podArgs struct {
+	Namespace, Name, UID string
+}
+
+// parsePodArgs reads K8S_POD_NAMESPACE, K8S_POD_NAME and K8S_POD_UID from
+// CNI_ARGS; a runtime that is not Kubernetes sends none of them.
+func parsePodArgs(args *skel.CmdArgs) (podArgs, error) {
+	var pod podArgs
+	for _, pair := range strings.Split(args.Args, ";") {
+		if pair == "" {
+			continue
+		}
+		key, value, ok := strings.Cut(pair, "=")
+		if !ok {
+			return podArgs{}, cnierr.New(4, "CNI_ARGS %q is not a list of KEY=VALUE pairs separated by ';'", args.Args)
+		}
+		switch key {
+		case "K8S_POD_NAMESPACE":
+			pod.Namespace = value
+		case "K8S_POD_NAME":
+			pod.Name = value
+		case "K8S_POD_UID":
+			pod.UID = value
+		}
+	}
+	if (pod.Namespace == "") != (pod.Name == "") {
+		return podArgs{}, cnierr.New(4, "CNI_ARGS names K8S_POD_NAMESPACE %q and K8S_POD_NAME %q: give both or neither", pod.Namespace, pod.Name)
+	}
+	return pod, nil
+}
+
+// isKubernetes reports whether the runtime named a pod.
+func (a podArgs) isKubernetes() bool { return a.Name != "" }
+
+// asCNIError returns err as a CNI error for verb.
+func asCNIError(verb string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return cnierr.FromAPI(verb+" (timed out; raise ipam.timeout if the API server is slow)", err)
+	}
+	return cnierr.FromAPI(verb, err)
+}

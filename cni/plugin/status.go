@@ -1,0 +1,44 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/containernetworking/cni/pkg/types"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+)
+
+// Status reports whether an ADD can succeed now: the API server answers and
+// every configured pool is Ready with free addresses. Otherwise it returns
+// CNI error 50 (plugin not available), saying why.
+func (p *Plugin) Status(ctx context.Context) error {
+	if len(p.Config.IPAM.Pools) == 0 {
+		if err := p.API.Ping(ctx); err != nil {
+			return unavailable("the API server does not answer: %v", err)
+		}
+		return nil
+	}
+	for _, name := range p.Config.IPAM.Pools {
+		pool, err := p.API.Pool(ctx, name)
+		switch {
+		case err != nil:
+			return unavailable("the API server does not answer: %v", err)
+		case pool == nil:
+			return unavailable("pool %s does not exist", name)
+		case pool.Spec.Disabled:
+			return unavailable("pool %s is disabled", name)
+		case !meta.IsStatusConditionTrue(pool.Status.Conditions, ipamv1alpha1.PoolReady):
+			return unavailable("pool %s is not Ready", name)
+		case meta.IsStatusConditionPresentAndEqual(pool.Status.Conditions, ipamv1alpha1.PoolExhausted, metav1.ConditionTrue):
+			return unavailable("pool %s is exhausted (%d in use, %s free)", name, pool.Status.Allocated, pool.Status.Free)
+		}
+	}
+	return nil
+}
+
+func unavailable(format string, args ...any) error {
+	return types.NewError(types.ErrPluginNotAvailable, "ipkeeper cannot allocate: "+fmt.Sprintf(format, args...), "")
+}

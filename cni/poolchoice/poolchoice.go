@@ -1,0 +1,198 @@
+// Package poolchoice decides which pools a pod takes its addresses from:
+// the pod's annotation, else its namespace's, else the CNI configuration;
+// per family the pools in that order, skipping those that cannot serve this
+// node. It is pure logic over objects the caller has read.
+package poolchoice
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/containernetworking/cni/pkg/types"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+)
+
+// Names returns the pool names to use and where they came from: the pod's
+// ipam.ipkeeper.dev/pools annotation, else the namespace's, else the
+// configuration's list.
+func Names(podAnnotations, namespaceAnnotations map[string]string, configured []string) ([]string, string, error) {
+	for _, source := range []struct {
+		name        string
+		annotations map[string]string
+	}{{"pod", podAnnotations}, {"namespace", namespaceAnnotations}} {
+		value, ok := source.annotations[ipamv1alpha1.AnnotationPools]
+		if !ok {
+			continue
+		}
+		names := splitList(value)
+		if len(names) == 0 {
+			return nil, "", cnierr.New(cnierr.BadAnnotation, "the %s annotation %s is empty: list pool names separated by commas, or remove it",
+				source.name, ipamv1alpha1.AnnotationPools)
+		}
+		return names, source.name + " annotation " + ipamv1alpha1.AnnotationPools, nil
+	}
+	if len(configured) == 0 {
+		return nil, "", cnierr.New(cnierr.BadAnnotation, "no pool to allocate from: set ipam.pools in the CNI configuration or annotate the pod or namespace with %s",
+			ipamv1alpha1.AnnotationPools)
+	}
+	return configured, "CNI configuration", nil
+}
+
+// RequestedAddresses parses the pod's ipam.ipkeeper.dev/ips annotation: at
+// most one address per family.
+func RequestedAddresses(podAnnotations map[string]string) ([]netip.Addr, error) {
+	value, ok := podAnnotations[ipamv1alpha1.AnnotationIPs]
+	if !ok {
+		return nil, nil
+	}
+	var out []netip.Addr
+	for _, s := range splitList(value) {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" || a.Is4In6() {
+			return nil, cnierr.New(cnierr.BadAnnotation, "annotation %s: %q is not an IPv4 or IPv6 address", ipamv1alpha1.AnnotationIPs, s)
+		}
+		for _, prev := range out {
+			if prev.Is4() == a.Is4() {
+				return nil, cnierr.New(cnierr.BadAnnotation, "annotation %s asks for %s and %s: ask for at most one address per family",
+					ipamv1alpha1.AnnotationIPs, prev, a)
+			}
+		}
+		out = append(out, a)
+	}
+	if len(out) == 0 {
+		return nil, cnierr.New(cnierr.BadAnnotation, "annotation %s is empty: list addresses separated by commas, or remove it", ipamv1alpha1.AnnotationIPs)
+	}
+	return out, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// Family is the pools one family's address may come from, in order.
+type Family struct {
+	IPv4  bool
+	Pools []*ipamv1alpha1.IPPool
+	// Requested, when valid, is the exact address the pod asked for; Pools
+	// then holds only the pool that contains it.
+	Requested netip.Addr
+}
+
+// Choose returns, per family the named pools cover, the usable pools in
+// order. pools maps each name to its pool (nil when it does not exist). A
+// family whose pools are all unusable fails the whole choice: a dual-stack
+// pod must not silently come up single-stack.
+func Choose(names []string, pools map[string]*ipamv1alpha1.IPPool, node string, nodeLabels map[string]string) ([]Family, error) {
+	var families []Family
+	var reasons []error
+	unusable := map[bool]bool{}
+	for _, name := range names {
+		pool := pools[name]
+		if pool == nil {
+			reasons = append(reasons, cnierr.New(cnierr.PoolUnavailable, "pool %s does not exist: create it or fix the pool name", name))
+			continue
+		}
+		prefix, err := netip.ParsePrefix(pool.Spec.CIDR)
+		if err != nil {
+			reasons = append(reasons, cnierr.New(cnierr.PoolUnavailable, "pool %s has an invalid cidr %q", name, pool.Spec.CIDR))
+			continue
+		}
+		v4 := prefix.Addr().Is4()
+		if err := Usable(pool, node, nodeLabels); err != nil {
+			reasons = append(reasons, err)
+			unusable[v4] = true
+			continue
+		}
+		families = addToFamily(families, v4, pool)
+	}
+	for v4 := range unusable {
+		if !hasFamily(families, v4) {
+			return nil, firstReason(reasons)
+		}
+	}
+	if len(families) == 0 {
+		return nil, firstReason(reasons)
+	}
+	return families, nil
+}
+
+func addToFamily(families []Family, v4 bool, pool *ipamv1alpha1.IPPool) []Family {
+	for i := range families {
+		if families[i].IPv4 == v4 {
+			families[i].Pools = append(families[i].Pools, pool)
+			return families
+		}
+	}
+	return append(families, Family{IPv4: v4, Pools: []*ipamv1alpha1.IPPool{pool}})
+}
+
+func hasFamily(families []Family, v4 bool) bool {
+	for _, f := range families {
+		if f.IPv4 == v4 {
+			return true
+		}
+	}
+	return false
+}
+
+// firstReason returns the first reason with its code, followed by the
+// others, so the message names every pool that was skipped.
+func firstReason(reasons []error) error {
+	if len(reasons) == 0 {
+		return cnierr.New(cnierr.PoolUnavailable, "no pool to allocate from")
+	}
+	var first *types.Error
+	if errors.As(reasons[0], &first) && len(reasons) > 1 {
+		msgs := make([]string, len(reasons))
+		for i, r := range reasons {
+			msgs[i] = r.Error()
+		}
+		return cnierr.New(first.Code, "%s", strings.Join(msgs, "; "))
+	}
+	return reasons[0]
+}
+
+// Usable says why node cannot allocate from pool, or returns nil.
+func Usable(pool *ipamv1alpha1.IPPool, node string, nodeLabels map[string]string) error {
+	switch {
+	case pool.DeletionTimestamp != nil:
+		return cnierr.New(cnierr.PoolUnavailable, "pool %s is being deleted: use another pool", pool.Name)
+	case pool.Spec.Disabled:
+		return cnierr.New(cnierr.PoolUnavailable, "pool %s is disabled: enable it or use another pool", pool.Name)
+	}
+	if ready := meta.FindStatusCondition(pool.Status.Conditions, ipamv1alpha1.PoolReady); ready == nil || ready.Status != metav1.ConditionTrue {
+		return cnierr.New(cnierr.PoolUnavailable, "pool %s is not Ready (%s): see kubectl describe ippool %s", pool.Name, readiness(ready), pool.Name)
+	}
+	if pool.Spec.NodeSelector == nil {
+		return nil
+	}
+	selector, err := metav1.LabelSelectorAsSelector(pool.Spec.NodeSelector)
+	if err != nil {
+		return cnierr.New(cnierr.PoolUnavailable, "pool %s has an invalid nodeSelector: %v", pool.Name, err)
+	}
+	if !selector.Matches(labels.Set(nodeLabels)) {
+		return cnierr.New(cnierr.NodeNotSelected, "pool %s does not select node %s (nodeSelector %s): label the node or use another pool",
+			pool.Name, node, selector)
+	}
+	return nil
+}
+
+func readiness(c *metav1.Condition) string {
+	if c == nil {
+		return "the operator has not reported on it yet"
+	}
+	return fmt.Sprintf("%s: %s", c.Reason, c.Message)
+}
