@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -20,24 +21,46 @@ const rollbackTimeout = 10 * time.Second
 
 // AllocateAll reserves one address per family for one pod interface. Each
 // family lists requests for its pools in order of preference; when a pool is
-// exhausted the next is tried. A family the interface already holds a claim
-// of gets that claim back, so a repeated ADD returns what the first one
-// reserved. When a family fails, every claim this call created is deleted
-// before the error is returned: no ADD leaves half its addresses.
+// exhausted the next is tried. Families are allocated concurrently, so a
+// dual-stack ADD waits no longer than a single-stack one. A family the
+// interface already holds a claim of gets that claim back, so a repeated ADD
+// returns what the first one reserved. When a family fails, every claim this
+// call created is deleted before the error is returned: no ADD leaves half
+// its addresses.
 func (a *Allocator) AllocateAll(ctx context.Context, families [][]Request) ([]*ipamv1alpha1.IPClaim, error) {
-	claims := make([]*ipamv1alpha1.IPClaim, 0, len(families))
-	var created []*ipamv1alpha1.IPClaim
-	for _, reqs := range families {
+	type outcome struct {
+		claim   *ipamv1alpha1.IPClaim
+		created bool
+		err     error
+	}
+	outcomes := make([]outcome, len(families))
+	var wg sync.WaitGroup
+	for i, reqs := range families {
 		if existing := existingClaim(reqs[0]); existing != nil {
-			claims = append(claims, existing)
+			outcomes[i] = outcome{claim: existing}
 			continue
 		}
-		claim, err := a.allocateFirst(ctx, reqs)
-		if err != nil {
-			return nil, errors.Join(err, a.release(ctx, created))
+		wg.Go(func() {
+			claim, err := a.allocateFirst(ctx, reqs)
+			outcomes[i] = outcome{claim: claim, created: err == nil, err: err}
+		})
+	}
+	wg.Wait()
+	claims := make([]*ipamv1alpha1.IPClaim, 0, len(families))
+	var created []*ipamv1alpha1.IPClaim
+	var errs []error
+	for _, o := range outcomes {
+		if o.err != nil {
+			errs = append(errs, o.err)
+			continue
 		}
-		claims = append(claims, claim)
-		created = append(created, claim)
+		claims = append(claims, o.claim)
+		if o.created {
+			created = append(created, o.claim)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(append(errs, a.release(ctx, created))...)
 	}
 	return claims, nil
 }

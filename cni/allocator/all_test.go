@@ -12,7 +12,7 @@ import (
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
 )
 
-func dualStack(t *testing.T, store Store) (v4, v6 *testNode) {
+func dualStack(t *testing.T, store *Fake) (v4, v6 *testNode) {
 	v4 = newNode(t, store, "node-a", newPool("v4", ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/24"}))
 	v6 = newNode(t, store, "node-a", newPool("v6", ipamv1alpha1.IPPoolSpec{CIDR: "fd00::/64"}))
 	return v4, v6

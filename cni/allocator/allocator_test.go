@@ -16,10 +16,16 @@ import (
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
 )
 
+// nodeLister lists a node's claims, as the plugin does before it allocates.
+type nodeLister interface {
+	NodeClaims(ctx context.Context, node string) ([]ipamv1alpha1.IPClaim, error)
+}
+
 // testNode is a node with its own store view and cursor, as one host.
 type testNode struct {
 	t      *testing.T
 	alloc  *Allocator
+	lister nodeLister
 	pool   *ipamv1alpha1.IPPool
 	layout ipamv1alpha1.Layout
 	cursor netip.Addr
@@ -30,15 +36,18 @@ func newPool(name string, spec ipamv1alpha1.IPPoolSpec) *ipamv1alpha1.IPPool {
 	return &ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
 }
 
-func newNode(t *testing.T, store Store, name string, pool *ipamv1alpha1.IPPool) *testNode {
-	return &testNode{t: t, alloc: &Allocator{Store: store, Node: name}, pool: pool, layout: layoutOf(t, pool.Spec)}
+func newNode(t *testing.T, store interface {
+	Store
+	nodeLister
+}, name string, pool *ipamv1alpha1.IPPool) *testNode {
+	return &testNode{t: t, alloc: &Allocator{Store: store, Node: name}, lister: store, pool: pool, layout: layoutOf(t, pool.Spec)}
 }
 
 // request builds the request of the node's next container, as the plugin
 // does under the node's lock.
 func (n *testNode) request() Request {
 	n.t.Helper()
-	claims, err := n.alloc.Store.NodeClaims(context.Background(), n.alloc.Node)
+	claims, err := n.lister.NodeClaims(context.Background(), n.alloc.Node)
 	if err != nil {
 		n.t.Fatal(err)
 	}

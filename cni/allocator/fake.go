@@ -66,12 +66,12 @@ func (f *Fake) list(method string, match func(*ipamv1alpha1.IPClaim) bool) []ipa
 	return out
 }
 
-// NodeClaims implements Store.
+// NodeClaims returns the claims of node, as the plugin lists them.
 func (f *Fake) NodeClaims(_ context.Context, node string) ([]ipamv1alpha1.IPClaim, error) {
 	return f.list("NodeClaims", func(c *ipamv1alpha1.IPClaim) bool { return c.Spec.Node == node }), nil
 }
 
-// ContainerClaims implements Store.
+// ContainerClaims returns the Address claims of containerID.
 func (f *Fake) ContainerClaims(_ context.Context, containerID string) ([]ipamv1alpha1.IPClaim, error) {
 	return f.list("ContainerClaims", func(c *ipamv1alpha1.IPClaim) bool {
 		return c.Spec.Owner != nil && c.Spec.Owner.ContainerID == containerID

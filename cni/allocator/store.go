@@ -24,14 +24,9 @@ var ErrAlreadyExists = errors.New("claim already exists")
 // exist.
 var ErrNotFound = errors.New("claim not found")
 
-// Store is what the allocator needs of the claim storage.
+// Store is what the allocator needs of the claim storage. The node's own
+// claims come with the Request: the caller lists them once per ADD.
 type Store interface {
-	// NodeClaims returns every claim node made: its blocks and its
-	// addresses, of every pool. Its size grows with the node, never with
-	// the pool or the cluster.
-	NodeClaims(ctx context.Context, node string) ([]ipamv1alpha1.IPClaim, error)
-	// ContainerClaims returns the Address claims of a CNI container ID.
-	ContainerClaims(ctx context.Context, containerID string) ([]ipamv1alpha1.IPClaim, error)
 	// PoolBlocks returns every block claimed in pool, by any node. Only
 	// needed when a node's blocks are full.
 	PoolBlocks(ctx context.Context, pool string) ([]netip.Prefix, error)

@@ -153,19 +153,29 @@ func (c *Client) Pool(ctx context.Context, name string) (*ipamv1alpha1.IPPool, e
 	return pool, nil
 }
 
-// NodeClaims implements allocator.Store with one consistent list by label:
-// it must see the claims of the node's previous ADD.
-func (c *Client) NodeClaims(ctx context.Context, node string) ([]ipamv1alpha1.IPClaim, error) {
+// NodeClaims lists every claim of node, by label. It must see the node's
+// own earlier writes: given the resourceVersion of the node's last claim it
+// asks for a list not older than that, which the API server's watch cache
+// answers as soon as it has seen that claim; without one the list is
+// consistent, which may wait for the cache to catch up with every write in
+// the cluster.
+func (c *Client) NodeClaims(ctx context.Context, node, notOlderThan string) ([]ipamv1alpha1.IPClaim, error) {
 	var list ipamv1alpha1.IPClaimList
-	err := c.c.List(ctx, &list, client.MatchingLabels{ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(node)})
-	if err != nil {
+	opts := []client.ListOption{client.MatchingLabels{ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(node)}}
+	if notOlderThan != "" {
+		opts = append(opts, &client.ListOptions{Raw: &metav1.ListOptions{
+			ResourceVersion: notOlderThan, ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan,
+		}})
+	}
+	if err := c.c.List(ctx, &list, opts...); err != nil {
 		return nil, fmt.Errorf("list the claims of node %s: %w", node, err)
 	}
 	return list.Items, nil
 }
 
-// ContainerClaims implements allocator.Store with one consistent list by
-// field selector (spec.owner.containerID is a selectable field).
+// ContainerClaims lists the claims of a CNI container ID by field selector
+// (spec.owner.containerID is a selectable field). The list is consistent: a
+// DEL that missed a claim created a moment ago would leak its address.
 func (c *Client) ContainerClaims(ctx context.Context, containerID string) ([]ipamv1alpha1.IPClaim, error) {
 	var list ipamv1alpha1.IPClaimList
 	err := c.c.List(ctx, &list, client.MatchingFields{ipamv1alpha1.FieldContainerID: containerID})

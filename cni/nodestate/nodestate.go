@@ -1,16 +1,18 @@
 // Package nodestate keeps what one node remembers between CNI calls, in
 // files under the plugin's data dir: a lock per (node, pool) that keeps the
-// node's own ADDs from racing each other, and a round-robin cursor per
-// (node, pool). Both are keyed by node name, so several simulated nodes on
-// one machine behave like separate hosts.
+// node's own ADDs from racing each other, and per (node, pool) a round-robin
+// cursor and the resourceVersion of the node's last claim. All are keyed by
+// node name, so several simulated nodes on one machine behave like separate
+// hosts.
 //
-// The cursor is best effort: a lost or unreadable file only changes which
-// free address is picked next, never whether an address is handed out twice
-// (the API server arbitrates that).
+// The state is best effort: a lost or unreadable file only changes which
+// free address is picked next and how fresh the next read must be, never
+// whether an address is handed out twice (the API server arbitrates that).
 package nodestate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -19,14 +21,9 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
-
-// lockPollInterval is how often a waiting ADD retries the lock. ADDs hold
-// it for a few milliseconds, so a short poll keeps waiting cheap.
-const lockPollInterval = 2 * time.Millisecond
 
 // Dir is the state of one node under a data dir.
 type Dir struct {
@@ -84,59 +81,92 @@ func (d *Dir) lockOne(ctx context.Context, pool string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the lock of pool %s: %w", pool, err)
 	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return f, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+	// A blocking flock lets the kernel wake the next waiter the moment
+	// the lock is free, without waiters burning CPU on polling. It cannot
+	// be cancelled, so it runs aside; if the caller gave up meanwhile, the
+	// lock is released as soon as it is taken.
+	acquired := make(chan error, 1)
+	go func() { acquired <- flock(f) }()
+	select {
+	case err := <-acquired:
+		if err != nil {
 			_ = f.Close()
 			return nil, fmt.Errorf("lock pool %s: %w", pool, err)
 		}
-		select {
-		case <-ctx.Done():
-			_ = f.Close()
-			return nil, fmt.Errorf("wait for this node's lock on pool %s: %w", pool, ctx.Err())
-		case <-time.After(lockPollInterval):
+		return f, nil
+	case <-ctx.Done():
+		go releaseWhenTaken(f, acquired)
+		return nil, fmt.Errorf("wait for this node's lock on pool %s: %w", pool, ctx.Err())
+	}
+}
+
+// releaseWhenTaken waits for a flock the caller gave up on and closes its
+// file, which releases the lock if it was taken after all.
+func releaseWhenTaken(f *os.File, acquired <-chan error) {
+	defer func() { _ = f.Close() }()
+	if err := <-acquired; err != nil {
+		return // not taken: nothing to release but the descriptor
+	}
+}
+
+// flock takes an exclusive lock on f, retrying when a signal interrupts it.
+func flock(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
 		}
 	}
 }
 
-// Cursor returns the last address the node handed out from pool, or the
-// zero Addr when there is none (or the file is unreadable).
-func (d *Dir) Cursor(pool string) netip.Addr {
-	data, err := os.ReadFile(d.cursorPath(pool))
-	if err != nil {
-		return netip.Addr{}
-	}
-	a, err := netip.ParseAddr(strings.TrimSpace(string(data)))
-	if err != nil {
-		return netip.Addr{}
-	}
-	return a
+// PoolState is what the node remembers of one pool.
+type PoolState struct {
+	// Cursor is the last address the node handed out from the pool; the
+	// next search starts after it.
+	Cursor netip.Addr `json:"cursor"`
+	// ResourceVersion is that of the node's last claim in the pool. The
+	// next ADD lists the node's claims "not older than" it: it sees its own
+	// writes without waiting for the API server's cache to catch up with
+	// every other write in the cluster.
+	ResourceVersion string `json:"resourceVersion,omitempty"`
 }
 
-// SetCursor records a as the last address handed out from pool. It writes a
-// new file and renames it, so a crash never leaves half a cursor.
-func (d *Dir) SetCursor(pool string, a netip.Addr) error {
+// Pool returns what the node remembers of pool; a missing or unreadable
+// file is an empty state.
+func (d *Dir) Pool(pool string) PoolState {
+	var st PoolState
+	data, err := os.ReadFile(d.statePath(pool))
+	if err != nil || json.Unmarshal(data, &st) != nil {
+		return PoolState{}
+	}
+	return st
+}
+
+// SavePool records st for pool. It writes a new file and renames it, so a
+// crash never leaves half a state.
+func (d *Dir) SavePool(pool string, st PoolState) error {
 	if err := checkName("pool", pool); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(d.path, pool+".cursor.*")
+	data, err := json.Marshal(st)
 	if err != nil {
-		return fmt.Errorf("write the cursor of pool %s: %w", pool, err)
+		return err
+	}
+	tmp, err := os.CreateTemp(d.path, pool+".state.*")
+	if err != nil {
+		return fmt.Errorf("save the state of pool %s: %w", pool, err)
 	}
 	defer func() { _ = os.Remove(tmp.Name()) }()
-	if _, err := tmp.WriteString(a.String() + "\n"); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		_ = tmp.Close()
-		return fmt.Errorf("write the cursor of pool %s: %w", pool, err)
+		return fmt.Errorf("save the state of pool %s: %w", pool, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write the cursor of pool %s: %w", pool, err)
+		return fmt.Errorf("save the state of pool %s: %w", pool, err)
 	}
-	return os.Rename(tmp.Name(), d.cursorPath(pool))
+	return os.Rename(tmp.Name(), d.statePath(pool))
 }
 
-func (d *Dir) cursorPath(pool string) string {
-	return filepath.Join(d.path, pool+".cursor")
+func (d *Dir) statePath(pool string) string {
+	return filepath.Join(d.path, pool+".state")
 }

@@ -11,26 +11,26 @@ import (
 	"time"
 )
 
-func TestCursorRoundTrip(t *testing.T) {
+func TestPoolStateRoundTrip(t *testing.T) {
 	d, err := Open(t.TempDir(), "node-a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := d.Cursor("p"); c.IsValid() {
-		t.Fatalf("a new node has cursor %s", c)
+	if st := d.Pool("p"); st != (PoolState{}) {
+		t.Fatalf("a new node remembers %+v", st)
 	}
-	want := netip.MustParseAddr("fd00::7")
-	if err := d.SetCursor("p", want); err != nil {
+	want := PoolState{Cursor: netip.MustParseAddr("fd00::7"), ResourceVersion: "1234"}
+	if err := d.SavePool("p", want); err != nil {
 		t.Fatal(err)
 	}
-	if got := d.Cursor("p"); got != want {
-		t.Fatalf("cursor = %s, want %s", got, want)
+	if got := d.Pool("p"); got != want {
+		t.Fatalf("state = %+v, want %+v", got, want)
 	}
-	if err := os.WriteFile(d.cursorPath("p"), []byte("garbage"), 0o600); err != nil {
+	if err := os.WriteFile(d.statePath("p"), []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if c := d.Cursor("p"); c.IsValid() {
-		t.Fatalf("a garbled cursor file gave %s; want none", c)
+	if st := d.Pool("p"); st != (PoolState{}) {
+		t.Fatalf("a garbled state file gave %+v; want none", st)
 	}
 }
 

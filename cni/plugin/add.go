@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/containernetworking/cni/pkg/skel"
@@ -47,7 +48,7 @@ func (p *Plugin) Add(ctx context.Context, args *skel.CmdArgs) (types.Result, err
 	return buildResult(p.Config.Network.CNIVersion, claims, in.pools)
 }
 
-// inputs are the objects an ADD reads before it allocates.
+// inputs are what an ADD reads before it allocates.
 type inputs struct {
 	podAnnotations       map[string]string
 	podUID               string
@@ -57,9 +58,9 @@ type inputs struct {
 	pools map[string]*ipamv1alpha1.IPPool
 }
 
-// readInputs reads the pod, its namespace, the node and the configured
-// pools in parallel: one round trip of latency. Only the pod is read
-// consistently; the rest comes from the watch cache.
+// readInputs reads the pod, its namespace and the configured pools in
+// parallel: one round trip of latency. Only the pod is read consistently;
+// the rest comes from the watch cache.
 func (p *Plugin) readInputs(ctx context.Context, pod podArgs) (*inputs, error) {
 	in := &inputs{pools: map[string]*ipamv1alpha1.IPPool{}, podUID: pod.UID}
 	var mu sync.Mutex
@@ -78,7 +79,6 @@ func (p *Plugin) readInputs(ctx context.Context, pod podArgs) (*inputs, error) {
 		run(func() error { return p.readPod(ctx, pod, in) })
 		run(func() error { return p.readMeta(ctx, "Namespace", "", pod.Namespace, &in.namespaceAnnotations, nil) })
 	}
-	run(func() error { return p.readMeta(ctx, "Node", "", p.Node, nil, &in.nodeLabels) })
 	for _, name := range p.Config.IPAM.Pools {
 		run(func() error { return p.readPool(ctx, name, in, &mu) })
 	}
@@ -143,6 +143,9 @@ func (p *Plugin) plan(ctx context.Context, in *inputs) ([]poolchoice.Family, err
 			}
 		}
 	}
+	if err := p.readNodeLabels(ctx, names, in); err != nil {
+		return nil, err
+	}
 	families, err := poolchoice.Choose(names, in.pools, p.Node, in.nodeLabels)
 	if err != nil {
 		return nil, err
@@ -157,6 +160,17 @@ func (p *Plugin) plan(ctx context.Context, in *inputs) ([]poolchoice.Family, err
 		}
 	}
 	return families, nil
+}
+
+// readNodeLabels reads the node's labels when one of the named pools has a
+// nodeSelector; most pools select every node, and their ADDs skip the read.
+func (p *Plugin) readNodeLabels(ctx context.Context, names []string, in *inputs) error {
+	for _, name := range names {
+		if pool := in.pools[name]; pool != nil && pool.Spec.NodeSelector != nil {
+			return p.readMeta(ctx, "Node", "", p.Node, nil, &in.nodeLabels)
+		}
+	}
+	return nil
 }
 
 // pinAddress narrows the family of addr to the pool that holds it.
@@ -205,11 +219,15 @@ func (p *Plugin) allocate(ctx context.Context, families []poolchoice.Family, own
 		return nil, err
 	}
 	defer unlock()
-	nodeClaims, err := p.API.NodeClaims(ctx, p.Node)
+	states := map[string]nodestate.PoolState{}
+	for _, name := range poolNames {
+		states[name] = state.Pool(name)
+	}
+	nodeClaims, err := p.API.NodeClaims(ctx, p.Node, newestResourceVersion(states))
 	if err != nil {
 		return nil, err
 	}
-	reqs, err := requests(families, owner, nodeClaims, state)
+	reqs, err := requests(families, owner, nodeClaims, states)
 	if err != nil {
 		return nil, err
 	}
@@ -217,12 +235,29 @@ func (p *Plugin) allocate(ctx context.Context, families []poolchoice.Family, own
 	if err != nil {
 		return nil, err
 	}
-	saveCursors(state, families, claims)
+	saveStates(state, states, families, claims)
 	return claims, nil
 }
 
+// newestResourceVersion returns the newest resourceVersion the node
+// remembers of the pools, or "" when it remembers none. Resource versions
+// are compared as the numbers the API server issues; one that is not a
+// number is ignored.
+func newestResourceVersion(states map[string]nodestate.PoolState) string {
+	var newest uint64
+	for _, st := range states {
+		if v, err := strconv.ParseUint(st.ResourceVersion, 10, 64); err == nil && v > newest {
+			newest = v
+		}
+	}
+	if newest == 0 {
+		return ""
+	}
+	return strconv.FormatUint(newest, 10)
+}
+
 // requests builds the allocator's requests, per family in pool order.
-func requests(families []poolchoice.Family, owner ipamv1alpha1.ClaimOwner, nodeClaims []ipamv1alpha1.IPClaim, state *nodestate.Dir) ([][]allocator.Request, error) {
+func requests(families []poolchoice.Family, owner ipamv1alpha1.ClaimOwner, nodeClaims []ipamv1alpha1.IPClaim, states map[string]nodestate.PoolState) ([][]allocator.Request, error) {
 	out := make([][]allocator.Request, 0, len(families))
 	for _, f := range families {
 		var reqs []allocator.Request
@@ -233,7 +268,7 @@ func requests(families []poolchoice.Family, owner ipamv1alpha1.ClaimOwner, nodeC
 			}
 			reqs = append(reqs, allocator.Request{
 				Pool: pool, Layout: layout, Owner: owner, Address: f.Requested,
-				Cursor: state.Cursor(pool.Name), NodeClaims: nodeClaims,
+				Cursor: states[pool.Name].Cursor, NodeClaims: nodeClaims,
 			})
 		}
 		out = append(out, reqs)
@@ -241,16 +276,23 @@ func requests(families []poolchoice.Family, owner ipamv1alpha1.ClaimOwner, nodeC
 	return out, nil
 }
 
-// saveCursors moves each pool's cursor to the address just handed out from
-// it. Exact addresses the pod asked for do not move it. Failing to save is
-// harmless: the next ADD only starts its search elsewhere.
-func saveCursors(state *nodestate.Dir, families []poolchoice.Family, claims []*ipamv1alpha1.IPClaim) {
+// saveStates records, per pool, the resourceVersion of the claim just
+// created and moves the cursor to its address; an exact address the pod
+// asked for does not move the cursor. Failing to save is harmless: the next
+// ADD only starts its search elsewhere and reads more carefully.
+func saveStates(dir *nodestate.Dir, states map[string]nodestate.PoolState, families []poolchoice.Family, claims []*ipamv1alpha1.IPClaim) {
 	for _, claim := range claims {
-		requestedSomewhere := slices.ContainsFunc(families, func(f poolchoice.Family) bool {
+		st, ok := states[claim.Spec.Pool]
+		if !ok {
+			continue // a claim of an earlier ADD, from a pool not locked now
+		}
+		requested := slices.ContainsFunc(families, func(f poolchoice.Family) bool {
 			return f.Requested.IsValid() && f.Requested.String() == claim.Spec.Address
 		})
-		if addr, err := netip.ParseAddr(claim.Spec.Address); err == nil && !requestedSomewhere {
-			_ = state.SetCursor(claim.Spec.Pool, addr)
+		if addr, err := netip.ParseAddr(claim.Spec.Address); err == nil && !requested {
+			st.Cursor = addr
 		}
+		st.ResourceVersion = claim.ResourceVersion
+		_ = dir.SavePool(claim.Spec.Pool, st)
 	}
 }

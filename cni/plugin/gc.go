@@ -16,7 +16,7 @@ func (p *Plugin) GC(ctx context.Context) error {
 	for _, a := range p.Config.ValidAttachments {
 		valid[a] = true
 	}
-	claims, err := p.API.NodeClaims(ctx, p.Node)
+	claims, err := p.API.NodeClaims(ctx, p.Node, "")
 	if err != nil {
 		return asCNIError("list this node's claims", err)
 	}

@@ -1,0 +1,66 @@
+package netconf
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		config  string
+		wantErr string
+		check   func(*testing.T, *Config)
+	}{
+		{name: "defaults", config: `{"cniVersion":"1.1.0","name":"net","ipam":{"type":"ipkeeper","pools":["a","b"]}}`,
+			check: func(t *testing.T, c *Config) {
+				if c.IPAM.Kubeconfig != DefaultKubeconfig || c.IPAM.DataDir != DefaultDataDir || c.TimeoutDuration != DefaultTimeout {
+					t.Fatalf("defaults not applied: %+v", c.IPAM)
+				}
+			}},
+		{name: "every key", config: `{"cniVersion":"1.0.0","name":"net","ipam":{"type":"ipkeeper","pools":["a"],"kubeconfig":"/k","nodeName":"n","timeout":"2s","dataDir":"/d"}}`,
+			check: func(t *testing.T, c *Config) {
+				if c.IPAM.NodeName != "n" || c.TimeoutDuration != 2*time.Second || c.IPAM.DataDir != "/d" || c.IPAM.Kubeconfig != "/k" {
+					t.Fatalf("keys not read: %+v", c.IPAM)
+				}
+			}},
+		{name: "valid attachments", config: `{"cniVersion":"1.1.0","name":"net","ipam":{"type":"ipkeeper"},"cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"}]}`,
+			check: func(t *testing.T, c *Config) {
+				if len(c.ValidAttachments) != 1 || c.ValidAttachments[0].ContainerID != "c1" {
+					t.Fatalf("valid attachments = %+v", c.ValidAttachments)
+				}
+			}},
+		{name: "prevResult", config: `{"cniVersion":"1.1.0","name":"net","ipam":{"type":"ipkeeper"},"prevResult":{"cniVersion":"1.1.0","ips":[{"address":"10.0.0.5/24"}]}}`,
+			check: func(t *testing.T, c *Config) {
+				if c.PrevResult == nil {
+					t.Fatal("prevResult not parsed")
+				}
+			}},
+		{name: "malformed JSON", config: `{"ipam":`, wantErr: "not valid JSON"},
+		{name: "no ipam section", config: `{"cniVersion":"1.1.0","name":"net"}`, wantErr: `no "ipam" section`},
+		{name: "pools as a string", config: `{"ipam":{"type":"ipkeeper","pools":"a"}}`, wantErr: `key "pools" holds a JSON string; it must be a list of pool names`},
+		{name: "timeout as a number", config: `{"ipam":{"type":"ipkeeper","timeout":30}}`, wantErr: `key "timeout" holds a JSON number; it must be a string`},
+		{name: "misspelt key", config: `{"ipam":{"type":"ipkeeper","pool":["a"]}}`, wantErr: `unknown key "pool"`},
+		{name: "other plugin", config: `{"ipam":{"type":"host-local"}}`, wantErr: `this plugin is "ipkeeper"`},
+		{name: "bad timeout", config: `{"ipam":{"type":"ipkeeper","timeout":"soon"}}`, wantErr: `ipam.timeout "soon" is not a positive duration`},
+		{name: "relative kubeconfig", config: `{"ipam":{"type":"ipkeeper","kubeconfig":"kc"}}`, wantErr: "must be absolute paths"},
+		{name: "bad pool name", config: `{"ipam":{"type":"ipkeeper","pools":["a,b"]}}`, wantErr: `"a,b" is not an IPPool name`},
+		{name: "bad prevResult", config: `{"cniVersion":"1.1.0","ipam":{"type":"ipkeeper"},"prevResult":{"ips":"x"}}`, wantErr: "prevResult is not a CNI result"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(tt.config))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, cfg)
+		})
+	}
+}
