@@ -5,10 +5,15 @@
 package controllers
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 )
+
+// eventSource is the reporting controller of every event the operator emits.
+const eventSource = "ipkeeper"
 
 // Options tune the controllers.
 type Options struct {
@@ -21,7 +26,20 @@ type Options struct {
 // SetupWithManager registers every controller with mgr. The manager's cache
 // must already index IPClaim fields (ipamv1alpha1.IndexFields).
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
-	_ = mgr
-	_ = opts
+	if opts.GCGracePeriod <= 0 || opts.GCScanInterval <= 0 {
+		return errors.New("the claim garbage collector needs a positive grace period and scan interval")
+	}
+	recorder := mgr.GetEventRecorder(eventSource)
+	pools := &IPPoolReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder}
+	if err := pools.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up the IPPool controller: %w", err)
+	}
+	gc := &ClaimGCReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
+		GracePeriod: opts.GCGracePeriod, ScanInterval: opts.GCScanInterval,
+	}
+	if err := gc.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up the claim garbage collector: %w", err)
+	}
 	return nil
 }

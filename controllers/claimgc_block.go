@@ -1,0 +1,81 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+)
+
+// reconcileBlock releases a Block claim whose node is gone, as soon as no
+// Address claim of its pool lies inside it. No grace period is needed: no
+// pod runs on a node that does not exist, and a block that still holds
+// addresses is kept until the last of them is released.
+func (r *ClaimGCReconciler) reconcileBlock(ctx context.Context, claim *ipamv1alpha1.IPClaim) (ctrl.Result, error) {
+	if claim.Spec.Node == "" {
+		return ctrl.Result{}, nil
+	}
+	gone, err := r.nodeGone(ctx, claim.Spec.Node)
+	if err != nil || !gone {
+		return ctrl.Result{}, err
+	}
+	used, err := r.blockInUse(ctx, claim)
+	if err != nil || used {
+		return ctrl.Result{}, err
+	}
+	why := fmt.Sprintf("node %s is gone and no address inside the block is claimed", claim.Spec.Node)
+	return r.release(ctx, claim, ipamv1alpha1.ReasonNodeGone, why)
+}
+
+// nodeGone reports whether the node is missing from the cache and, to be
+// sure, from the API server.
+func (r *ClaimGCReconciler) nodeGone(ctx context.Context, name string) (bool, error) {
+	for _, reader := range []client.Reader{r.Client, r.APIReader} {
+		node := &metav1.PartialObjectMetadata{}
+		node.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
+		err := reader.Get(ctx, types.NamespacedName{Name: name}, node)
+		if err == nil {
+			return false, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return false, fmt.Errorf("get node %s: %w", name, err)
+		}
+	}
+	return true, nil
+}
+
+// blockInUse reports whether an Address claim of the block's pool lies
+// inside the block. Containment is checked on the addresses themselves,
+// since labels are only as good as whoever wrote them; then, because the
+// cache may miss a claim created a moment ago, the API server is asked for
+// one labelled with the block, which the allocator always sets.
+func (r *ClaimGCReconciler) blockInUse(ctx context.Context, block *ipamv1alpha1.IPClaim) (bool, error) {
+	prefix, err := netip.ParsePrefix(block.Spec.CIDR)
+	if err != nil {
+		return true, nil // the CRD refuses such a claim; never release what cannot be checked
+	}
+	claims := &ipamv1alpha1.IPClaimList{}
+	if err := r.List(ctx, claims, client.MatchingFields{ipamv1alpha1.FieldPool: block.Spec.Pool}); err != nil {
+		return false, fmt.Errorf("list claims of IPPool %s: %w", block.Spec.Pool, err)
+	}
+	for i := range claims.Items {
+		c := &claims.Items[i]
+		if a, err := netip.ParseAddr(c.Spec.Address); c.Spec.Type == ipamv1alpha1.ClaimTypeAddress && err == nil && prefix.Contains(a) {
+			return true, nil
+		}
+	}
+	live := &ipamv1alpha1.IPClaimList{}
+	if err := r.APIReader.List(ctx, live, client.MatchingLabels{ipamv1alpha1.LabelBlock: block.Name},
+		client.MatchingFields{ipamv1alpha1.FieldType: string(ipamv1alpha1.ClaimTypeAddress)}, client.Limit(1)); err != nil {
+		return false, fmt.Errorf("list address claims of block %s from the API server: %w", block.Name, err)
+	}
+	return len(live.Items) > 0, nil
+}
