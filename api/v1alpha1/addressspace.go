@@ -40,8 +40,8 @@ func prefixRange(p netip.Prefix) Range {
 // (10.32.0.0/28) or an inclusive range of two addresses (10.32.0.10-10.32.0.20).
 func ParseRange(s string) (Range, error) {
 	if first, last, ok := strings.Cut(s, "-"); ok {
-		a, errA := parseAddr(first)
-		b, errB := parseAddr(last)
+		a, errA := ParseAddr(first)
+		b, errB := ParseAddr(last)
 		switch {
 		case errA != nil:
 			return Range{}, errA
@@ -64,21 +64,11 @@ func ParseRange(s string) (Range, error) {
 		}
 		return prefixRange(p), nil
 	}
-	a, err := parseAddr(s)
+	a, err := ParseAddr(s)
 	if err != nil {
 		return Range{}, err
 	}
 	return Range{First: a, Last: a}, nil
-}
-
-// parseAddr parses a plain IPv4 or IPv6 address, without zone or IPv4
-// mapping, so that every address has one family.
-func parseAddr(s string) (netip.Addr, error) {
-	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" || a.Is4In6() {
-		return netip.Addr{}, fmt.Errorf("%q is not an IPv4 or IPv6 address", s)
-	}
-	return a, nil
 }
 
 // AddressSpace is the set of usable addresses of a pool: every address of

@@ -201,7 +201,7 @@ func TestLayoutErrors(t *testing.T) {
 		spec IPPoolSpec
 		want string
 	}{
-		{spec: IPPoolSpec{CIDR: "10.0.0.1/24"}, want: "not a canonical prefix"},
+		{spec: IPPoolSpec{CIDR: "10.0.0.1/24"}, want: "cidr: 10.0.0.1/24 is not in canonical form: write 10.0.0.0/24"},
 		{spec: IPPoolSpec{CIDR: "10.0.0.0/24", Exclude: []string{"nope"}}, want: `exclude: "nope" is not an IPv4 or IPv6 address`},
 		{spec: IPPoolSpec{CIDR: "10.0.0.0/24", Gateway: "x"}, want: `gateway: "x" is not`},
 		{spec: IPPoolSpec{CIDR: "10.0.0.0/24", BlockSize: &five}, want: "blockSize 5 is not between 24 and 32"},

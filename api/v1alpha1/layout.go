@@ -28,9 +28,9 @@ type Layout struct {
 // spec the CRD's rules and the webhook would have refused, so that callers
 // never guess at a broken pool.
 func (s *IPPoolSpec) Layout() (Layout, error) {
-	prefix, err := netip.ParsePrefix(s.CIDR)
-	if err != nil || prefix.Masked() != prefix || prefix.Addr().Is4In6() {
-		return Layout{}, fmt.Errorf("cidr %q is not a canonical prefix such as 10.32.0.0/12", s.CIDR)
+	prefix, err := ParsePrefix(s.CIDR)
+	if err != nil {
+		return Layout{}, fmt.Errorf("cidr: %w", err)
 	}
 	var errs []error
 	exclude := make([]Range, 0, len(s.Exclude))
@@ -44,7 +44,7 @@ func (s *IPPoolSpec) Layout() (Layout, error) {
 	}
 	var gateway netip.Addr
 	if s.Gateway != "" {
-		if gateway, err = parseAddr(s.Gateway); err != nil {
+		if gateway, err = ParseAddr(s.Gateway); err != nil {
 			errs = append(errs, fmt.Errorf("gateway: %w", err))
 		}
 	}

@@ -67,7 +67,7 @@ func FromAPI(verb string, err error) *types.Error {
 }
 
 // Retryable reports whether err is worth retrying later: the API server or
-// an admission webhook was unreachable, slow or throttling.
+// an admission webhook was unreachable, slow, throttling or failing inside.
 func Retryable(err error) bool {
 	var netErr net.Error
 	switch {
@@ -76,7 +76,9 @@ func Retryable(err error) bool {
 	case apierrors.IsTimeout(err), apierrors.IsServerTimeout(err), apierrors.IsTooManyRequests(err),
 		apierrors.IsServiceUnavailable(err), apierrors.IsUnexpectedServerError(err):
 		return true
-	case apierrors.IsInternalError(err) && strings.Contains(err.Error(), "failed calling webhook"):
+	case apierrors.IsInternalError(err):
+		// An unreachable webhook ("failed calling webhook"), a webhook whose
+		// cache has not synced, etcd trouble: all pass.
 		return true
 	case errors.As(err, &netErr):
 		return true

@@ -54,9 +54,9 @@ func RequestedAddresses(podAnnotations map[string]string) ([]netip.Addr, error) 
 	}
 	var out []netip.Addr
 	for _, s := range splitList(value) {
-		a, err := netip.ParseAddr(s)
-		if err != nil || a.Zone() != "" || a.Is4In6() {
-			return nil, cnierr.New(cnierr.BadAnnotation, "annotation %s: %q is not an IPv4 or IPv6 address", ipamv1alpha1.AnnotationIPs, s)
+		a, err := ipamv1alpha1.ParseAddr(s)
+		if err != nil {
+			return nil, cnierr.New(cnierr.BadAnnotation, "annotation %s: %v", ipamv1alpha1.AnnotationIPs, err)
 		}
 		for _, prev := range out {
 			if prev.Is4() == a.Is4() {

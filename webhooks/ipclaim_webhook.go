@@ -1,0 +1,276 @@
+package webhooks
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+)
+
+// +kubebuilder:webhook:path=/validate-ipam-ipkeeper-dev-v1alpha1-ipclaim,mutating=false,failurePolicy=fail,sideEffects=None,groups=ipam.ipkeeper.dev,resources=ipclaims,verbs=create;update,versions=v1alpha1,name=vipclaim.ipam.ipkeeper.dev,admissionReviewVersions=v1,timeoutSeconds=5
+
+// nodeNameKey is the user extra the API server sets for a service-account
+// token bound to a pod on a node (or to the node itself): the node's name.
+const nodeNameKey = "authentication.kubernetes.io/node-name"
+
+// ipkeeperLabels are the claim labels nodes list by, so they must agree
+// with the spec.
+var ipkeeperLabels = []string{ipamv1alpha1.LabelPool, ipamv1alpha1.LabelNode, ipamv1alpha1.LabelBlock}
+
+// IPClaimValidator admits IPClaims. A claim is created on every pod start,
+// so it reads only the manager's cache: one pool by name and the claims of
+// one container by index, never a scan of the pool.
+type IPClaimValidator struct {
+	// Reader reads pools and claims: the manager's cache, with the IPClaim
+	// field indexes of ipamv1alpha1.IndexFields.
+	Reader client.Reader
+}
+
+var _ admission.Validator[*ipamv1alpha1.IPClaim] = (*IPClaimValidator)(nil)
+
+// ValidateCreate admits a new claim.
+func (v *IPClaimValidator) ValidateCreate(ctx context.Context, claim *ipamv1alpha1.IPClaim) (admission.Warnings, error) {
+	return nil, denied(claimKind, claim.Name, v.validate(ctx, nil, claim))
+}
+
+// ValidateUpdate admits a change to a claim's metadata.
+func (v *IPClaimValidator) ValidateUpdate(ctx context.Context, oldClaim, claim *ipamv1alpha1.IPClaim) (admission.Warnings, error) {
+	return nil, denied(claimKind, claim.Name, v.validate(ctx, oldClaim, claim))
+}
+
+// ValidateDelete admits every delete: releasing an address is always
+// allowed.
+func (v *IPClaimValidator) ValidateDelete(context.Context, *ipamv1alpha1.IPClaim) (admission.Warnings, error) {
+	return nil, nil
+}
+
+// validate checks a new claim (old is nil) or a change to one. An update
+// is judged only on what it changes, so that claims of a pool that has since
+// been disabled or deleted can still get finalizers and annotations.
+func (v *IPClaimValidator) validate(ctx context.Context, old, claim *ipamv1alpha1.IPClaim) field.ErrorList {
+	if old != nil {
+		return append(immutableClaimSpec(old, claim), immutableClaimLabels(old, claim)...)
+	}
+	spec := field.NewPath("spec")
+	errs := validateRequester(ctx, spec.Child("node"), claim)
+	pool, layout, poolErrs := v.usablePool(ctx, spec.Child("pool"), claim.Spec.Pool)
+	if len(poolErrs) > 0 {
+		return append(errs, poolErrs...)
+	}
+	var block netip.Prefix
+	switch claim.Spec.Type {
+	case ipamv1alpha1.ClaimTypeAddress:
+		var addrErrs field.ErrorList
+		block, addrErrs = validateAddress(spec.Child("address"), claim, pool, layout)
+		errs = append(errs, addrErrs...)
+		errs = append(errs, v.validateUnique(ctx, spec.Child("owner"), claim)...)
+	case ipamv1alpha1.ClaimTypeBlock:
+		var blockErrs field.ErrorList
+		block, blockErrs = validateBlock(spec.Child("cidr"), claim, pool, layout)
+		errs = append(errs, blockErrs...)
+	}
+	return append(errs, validateLabels(claim, block)...)
+}
+
+// validateRequester refuses a claim for another node when the request
+// carries a node-bound token: a node's credentials may only reserve
+// addresses for that node, so a compromised node cannot take another's.
+func validateRequester(ctx context.Context, path *field.Path, claim *ipamv1alpha1.IPClaim) field.ErrorList {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return nil
+	}
+	nodes := req.UserInfo.Extra[nodeNameKey]
+	if len(nodes) == 0 || nodes[0] == "" || nodes[0] == claim.Spec.Node {
+		return nil
+	}
+	return field.ErrorList{invalid(path, claim.Spec.Node, fmt.Sprintf(
+		"the request comes from %s with a token bound to node %q, which may only claim for itself: set spec.node to %q",
+		req.UserInfo.Username, nodes[0], nodes[0]), reasonNodeMismatch)}
+}
+
+// usablePool returns the claim's pool and its layout, or why no new
+// address may come from it.
+func (v *IPClaimValidator) usablePool(ctx context.Context, path *field.Path, name string) (*ipamv1alpha1.IPPool, ipamv1alpha1.Layout, field.ErrorList) {
+	var pool ipamv1alpha1.IPPool
+	err := v.Reader.Get(ctx, client.ObjectKey{Name: name}, &pool)
+	var detail, reason string
+	switch {
+	case apierrors.IsNotFound(err):
+		detail, reason = fmt.Sprintf("no IPPool %q exists: name an existing pool (kubectl get ippools) or create it first", name), reasonPoolMissing
+	case err != nil:
+		return nil, ipamv1alpha1.Layout{}, field.ErrorList{field.InternalError(path, fmt.Errorf("get pool %s from the cache: %w", name, err))}
+	case pool.DeletionTimestamp != nil:
+		detail, reason = fmt.Sprintf("pool %q is being deleted and hands out no new addresses: claim from another pool", name), reasonPoolUnavailable
+	case pool.Spec.Disabled:
+		detail, reason = fmt.Sprintf("pool %q is disabled (spec.disabled) and hands out no new addresses: enable it or claim from another pool", name), reasonPoolUnavailable
+	}
+	if detail != "" {
+		return nil, ipamv1alpha1.Layout{}, field.ErrorList{invalid(path, name, detail, reason)}
+	}
+	layout, err := pool.Spec.Layout()
+	if err != nil {
+		return nil, layout, field.ErrorList{invalid(path, name, fmt.Sprintf(
+			"pool %q has an invalid spec (%v): fix the pool first", name, err), reasonPoolUnavailable)}
+	}
+	return &pool, layout, nil
+}
+
+// validateAddress checks that an Address claim's address is a usable
+// address of its pool and returns the block holding it.
+func validateAddress(path *field.Path, claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, layout ipamv1alpha1.Layout) (netip.Prefix, field.ErrorList) {
+	prefix := layout.Prefix()
+	a, err := ipamv1alpha1.ParseAddr(claim.Spec.Address)
+	if err != nil {
+		return netip.Prefix{}, field.ErrorList{invalid(path, claim.Spec.Address, err.Error(), reasonInvalidSpec)}
+	}
+	if a.BitLen() != prefix.Addr().BitLen() || !prefix.Contains(a) {
+		return netip.Prefix{}, field.ErrorList{invalid(path, claim.Spec.Address, fmt.Sprintf(
+			"%s lies outside pool %q (%s %s): pick an address inside %s, or a pool that holds %s",
+			a, pool.Name, family(prefix.Addr()), prefix, prefix, a), reasonOutsidePool)}
+	}
+	if why := layout.WhyUnusable(a); why != "" {
+		return layout.BlockOf(a), field.ErrorList{invalid(path, claim.Spec.Address, fmt.Sprintf(
+			"%s is %s and is never handed out; pick another address", a, why), reasonUnusable)}
+	}
+	return layout.BlockOf(a), nil
+}
+
+// validateBlock checks that a Block claim is one of its pool's blocks and
+// returns it.
+func validateBlock(path *field.Path, claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, layout ipamv1alpha1.Layout) (netip.Prefix, field.ErrorList) {
+	prefix := layout.Prefix()
+	p, err := netip.ParsePrefix(claim.Spec.CIDR)
+	if err != nil || p.Addr().Zone() != "" || p.Addr().Is4In6() {
+		return netip.Prefix{}, field.ErrorList{invalid(path, claim.Spec.CIDR, "not a prefix such as 10.32.1.0/24", reasonInvalidSpec)}
+	}
+	if p.Addr().BitLen() != prefix.Addr().BitLen() || !prefix.Contains(p.Addr()) {
+		return netip.Prefix{}, field.ErrorList{invalid(path, claim.Spec.CIDR, fmt.Sprintf(
+			"%s lies outside pool %q (%s %s): claim a block inside %s", p, pool.Name, family(prefix.Addr()), prefix, prefix), reasonOutsidePool)}
+	}
+	if err := layout.CheckBlock(p); err != nil {
+		return netip.Prefix{}, field.ErrorList{invalid(path, claim.Spec.CIDR, fmt.Sprintf(
+			"%v: blocks of pool %q are /%d and start on a multiple of their size, e.g. %s", err, pool.Name, layout.BlockBits, layout.BlockOf(p.Addr())),
+			reasonMisaligned)}
+	}
+	return p, nil
+}
+
+// validateUnique refuses a second Address claim of one pool for one pod
+// interface. It looks the container up in the cache's index, so its cost
+// does not grow with the pool.
+func (v *IPClaimValidator) validateUnique(ctx context.Context, path *field.Path, claim *ipamv1alpha1.IPClaim) field.ErrorList {
+	owner := claim.Spec.Owner
+	if owner == nil || owner.ContainerID == "" {
+		return nil
+	}
+	var claims ipamv1alpha1.IPClaimList
+	if err := v.Reader.List(ctx, &claims, client.MatchingFields{ipamv1alpha1.FieldContainerID: owner.ContainerID}); err != nil {
+		return field.ErrorList{field.InternalError(path, fmt.Errorf("list the claims of container %s from the cache: %w", owner.ContainerID, err))}
+	}
+	for i := range claims.Items {
+		other := &claims.Items[i]
+		// A claim of the same name is the same address: let the API server
+		// answer AlreadyExists, which the CNI plugin handles.
+		if other.Name == claim.Name || other.Spec.Type != ipamv1alpha1.ClaimTypeAddress || other.Spec.Pool != claim.Spec.Pool ||
+			other.Spec.Owner == nil || other.Spec.Owner.Interface != owner.Interface {
+			continue
+		}
+		return field.ErrorList{invalid(path.Child("interface"), owner.Interface, fmt.Sprintf(
+			"interface %s of container %s already holds %s from pool %q (claim %q): an interface gets one address per pool; reuse that claim, or delete it first",
+			owner.Interface, owner.ContainerID, other.Spec.Address, claim.Spec.Pool, other.Name), reasonDuplicate)}
+	}
+	return nil
+}
+
+// validateLabels checks that the ipkeeper labels a claim carries agree with
+// its spec: nodes list claims by them, so a wrong label hides a claim from
+// the node that must see it. block is the claim's block, when known.
+func validateLabels(claim *ipamv1alpha1.IPClaim, block netip.Prefix) field.ErrorList {
+	want := map[string]string{
+		ipamv1alpha1.LabelPool: ipamv1alpha1.LabelValue(claim.Spec.Pool),
+		ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(claim.Spec.Node),
+	}
+	if block.IsValid() {
+		want[ipamv1alpha1.LabelBlock] = ipamv1alpha1.BlockClaimName(block)
+	}
+	source := map[string]string{
+		ipamv1alpha1.LabelPool:  "spec.pool",
+		ipamv1alpha1.LabelNode:  "spec.node",
+		ipamv1alpha1.LabelBlock: "the block holding the claim",
+	}
+	labels := field.NewPath("metadata", "labels")
+	var errs field.ErrorList
+	for _, key := range ipkeeperLabels {
+		got, present := claim.Labels[key]
+		expected, known := want[key]
+		if !present || !known || got == expected {
+			continue
+		}
+		errs = append(errs, invalid(labels.Key(key), got, fmt.Sprintf(
+			"must be %q, from %s: nodes list claims by this label; set it to %q or leave it out", expected, source[key], expected), reasonLabels))
+	}
+	return errs
+}
+
+// immutableClaimSpec refuses any change to a claim's spec (the CRD refuses
+// it too, but says less): a reservation is released by deleting it.
+func immutableClaimSpec(old, claim *ipamv1alpha1.IPClaim) field.ErrorList {
+	if equality.Semantic.DeepEqual(old.Spec, claim.Spec) {
+		return nil
+	}
+	spec := field.NewPath("spec")
+	fields := []struct {
+		name     string
+		old, new string
+	}{
+		{"pool", old.Spec.Pool, claim.Spec.Pool},
+		{"type", string(old.Spec.Type), string(claim.Spec.Type)},
+		{"node", old.Spec.Node, claim.Spec.Node},
+		{"address", old.Spec.Address, claim.Spec.Address},
+		{"cidr", old.Spec.CIDR, claim.Spec.CIDR},
+	}
+	const fix = "a claim's spec never changes: delete the claim and create a new one"
+	var errs field.ErrorList
+	for _, f := range fields {
+		if f.old != f.new {
+			errs = append(errs, invalid(spec.Child(f.name), f.new, fmt.Sprintf("was %q; %s", f.old, fix), reasonImmutable))
+		}
+	}
+	if !equality.Semantic.DeepEqual(old.Spec.Owner, claim.Spec.Owner) {
+		errs = append(errs, field.Forbidden(spec.Child("owner"), "the owner changed; "+fix).WithOrigin(reasonImmutable))
+	}
+	return errs
+}
+
+// immutableClaimLabels refuses adding, changing or removing an ipkeeper
+// label: they are derived from the immutable spec, and nodes list by them.
+func immutableClaimLabels(old, claim *ipamv1alpha1.IPClaim) field.ErrorList {
+	labels := field.NewPath("metadata", "labels")
+	var errs field.ErrorList
+	for _, key := range ipkeeperLabels {
+		was, hadIt := old.Labels[key]
+		is, hasIt := claim.Labels[key]
+		switch {
+		case was == is && hadIt == hasIt:
+			continue
+		case !hasIt:
+			errs = append(errs, field.Forbidden(labels.Key(key), fmt.Sprintf(
+				"removed, but ipkeeper labels never change: nodes list claims by them; put back %q", was)).WithOrigin(reasonLabels))
+		case !hadIt:
+			errs = append(errs, invalid(labels.Key(key), is,
+				"added, but ipkeeper labels never change: nodes list claims by them; leave it out", reasonLabels))
+		default:
+			errs = append(errs, invalid(labels.Key(key), is, fmt.Sprintf(
+				"was %q, but ipkeeper labels never change: nodes list claims by them; put back %q", was, was), reasonLabels))
+		}
+	}
+	return errs
+}
