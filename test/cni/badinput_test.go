@@ -1,0 +1,170 @@
+package cni
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/invoke"
+	"github.com/containernetworking/cni/pkg/types"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+)
+
+// TestBadInputGetsItsErrorAndLeavesNoClaim feeds the plugin every kind of
+// bad input a node can meet and checks the CNI error code and message, and
+// that not a single claim was left behind.
+func TestBadInputGetsItsErrorAndLeavesNoClaim(t *testing.T) {
+	createPool(t, "bad-main", ipamv1alpha1.IPPoolSpec{CIDR: "10.80.0.0/24", Gateway: "10.80.0.1"})
+	createPool(t, "bad-rack", ipamv1alpha1.IPPoolSpec{CIDR: "10.81.0.0/24",
+		NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"rack": "r1"}}})
+	createPool(t, "bad-off", ipamv1alpha1.IPPoolSpec{CIDR: "10.82.0.0/24"})
+	disablePool(t, "bad-off")
+	createPool(t, "bad-full", ipamv1alpha1.IPPoolSpec{CIDR: "10.83.0.0/30"})
+	n := newNode(t, "node-bad")
+	fill := network(t, "badnet", n.ipamConfig("bad-full"))
+	add(t, n, fill, runtimeConf("c-bad-fill-1", nil))
+	add(t, n, fill, runtimeConf("c-bad-fill-2", nil))
+	holder := createPod(t, "bad", "holder", map[string]string{ipamv1alpha1.AnnotationIPs: "10.80.0.50"}, nil)
+	add(t, n, network(t, "badnet", n.ipamConfig("bad-main")), runtimeConf("c-bad-holder", holder))
+
+	garbage := filepath.Join(t.TempDir(), "garbage.kubeconfig")
+	if err := os.WriteFile(garbage, []byte("this: [is not a kubeconfig"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withIPAM := func(change func(map[string]any)) *libcni.NetworkConfigList {
+		ipam := n.ipamConfig("bad-main")
+		change(ipam)
+		return network(t, "badnet", ipam)
+	}
+	main := network(t, "badnet", n.ipamConfig("bad-main"))
+	podWith := func(name, key, value string) *libcni.RuntimeConf {
+		return runtimeConf("c-bad-"+name, createPod(t, "bad", name, map[string]string{key: value}, nil))
+	}
+	tests := []struct {
+		name string
+		list *libcni.NetworkConfigList
+		rt   *libcni.RuntimeConf
+		code uint
+		want string
+	}{
+		{"pools is not a list", withIPAM(func(m map[string]any) { m["pools"] = "bad-main" }), nil,
+			types.ErrInvalidNetworkConfig, `key "pools" holds a JSON string; it must be a list of pool names`},
+		{"unknown key", withIPAM(func(m map[string]any) { m["pool"] = []string{"bad-main"} }), nil,
+			types.ErrInvalidNetworkConfig, `unknown key "pool"`},
+		{"missing kubeconfig", withIPAM(func(m map[string]any) { m["kubeconfig"] = "/nonexistent/ipkeeper.kubeconfig" }), nil,
+			types.ErrInvalidNetworkConfig, "read kubeconfig /nonexistent/ipkeeper.kubeconfig"},
+		{"unreadable kubeconfig", withIPAM(func(m map[string]any) { m["kubeconfig"] = garbage }), nil,
+			types.ErrInvalidNetworkConfig, "read kubeconfig " + garbage},
+		{"unknown pool", withIPAM(func(m map[string]any) { m["pools"] = []string{"bad-nope"} }), nil,
+			cnierr.PoolUnavailable, "pool bad-nope does not exist"},
+		{"pool does not select the node", withIPAM(func(m map[string]any) { m["pools"] = []string{"bad-rack"} }), nil,
+			cnierr.NodeNotSelected, "pool bad-rack does not select node node-bad"},
+		{"disabled pool", withIPAM(func(m map[string]any) { m["pools"] = []string{"bad-off"} }), nil,
+			cnierr.PoolUnavailable, "pool bad-off is disabled"},
+		{"exhausted pool", fill, nil, cnierr.PoolExhausted, "pool bad-full is exhausted (2/2 in use)"},
+		{"malformed address annotation", main, podWith("malformed", ipamv1alpha1.AnnotationIPs, "10.80.0.999"),
+			cnierr.BadAnnotation, `"10.80.0.999" is not an IPv4 or IPv6 address`},
+		{"address outside the pools", main, podWith("outside", ipamv1alpha1.AnnotationIPs, "192.168.7.7"),
+			cnierr.BadAnnotation, "address 192.168.7.7 asked for in annotation ipam.ipkeeper.dev/ips lies in none of the pools"},
+		{"gateway asked for", main, podWith("gateway", ipamv1alpha1.AnnotationIPs, "10.80.0.1"),
+			cnierr.BadAnnotation, "is the gateway of 10.80.0.0/24"},
+		{"address held by another pod", main, podWith("thief", ipamv1alpha1.AnnotationIPs, "10.80.0.50"),
+			cnierr.AddressHeld, "address 10.80.0.50 asked for in annotation ipam.ipkeeper.dev/ips is held by pod bad/holder"},
+		{"pool annotation naming no pool", main, podWith("nopool", ipamv1alpha1.AnnotationPools, "bad-ghost"),
+			cnierr.PoolUnavailable, "pool bad-ghost does not exist"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := claimCount(t)
+			rt := tt.rt
+			if rt == nil {
+				rt = runtimeConf(fmt.Sprintf("c-bad-%d", i), nil)
+			}
+			_, err := n.cni.AddNetworkList(context.Background(), tt.list, rt)
+			expectCNIError(t, err, tt.code, tt.want)
+			if after := claimCount(t); after != before {
+				t.Fatalf("the failed ADD changed the number of claims from %d to %d", before, after)
+			}
+		})
+	}
+}
+
+// TestMalformedJSONIsRefused execs the plugin with a configuration that is
+// not JSON, which libcni itself would refuse to send.
+func TestMalformedJSONIsRefused(t *testing.T) {
+	args := &invoke.Args{Command: "ADD", ContainerID: "c-bad-json", NetNS: absentNetNS, IfName: "eth0", Path: binDir}
+	_, err := invoke.ExecPluginWithResult(context.Background(), filepath.Join(binDir, "ipkeeper"),
+		[]byte(`{"cniVersion": "1.1.0", "name": "badnet", "ipam": {"type": "ipkeeper"`), args, nil)
+	expectCNIError(t, err, types.ErrDecodingFailure, "unexpected end of JSON input")
+}
+
+// TestUnreachableAPIServerIsTryAgainLater points the plugin at an address
+// that refuses connections and at one that never answers: both fail with
+// code 11 within the configured timeout, and no claim appears.
+func TestUnreachableAPIServerIsTryAgainLater(t *testing.T) {
+	createPool(t, "unreachable", ipamv1alpha1.IPPoolSpec{CIDR: "10.84.0.0/24"})
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = silent.Close() }()
+	refusing, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusingAddr := refusing.Addr().String()
+	_ = refusing.Close()
+
+	n := newNode(t, "node-unreachable")
+	for name, addr := range map[string]string{"refused": refusingAddr, "silent": silent.Addr().String()} {
+		t.Run(name, func(t *testing.T) {
+			cfg := *env.Config
+			cfg.Host = "https://" + addr
+			path := filepath.Join(t.TempDir(), "kubeconfig")
+			if err := writeKubeconfig(&cfg, path); err != nil {
+				t.Fatal(err)
+			}
+			ipam := n.ipamConfig("unreachable")
+			ipam["kubeconfig"], ipam["timeout"] = path, "2s"
+			start := time.Now()
+			_, err := n.cni.AddNetworkList(context.Background(), network(t, "unreachnet", ipam), runtimeConf("c-unreach-"+name, nil))
+			expectCNIError(t, err, types.ErrTryAgainLater, "")
+			if took := time.Since(start); took > 10*time.Second {
+				t.Fatalf("the ADD took %v with a 2s timeout", took)
+			}
+			if left := poolClaims(t, "unreachable"); len(left) != 0 {
+				t.Fatalf("claims appeared: %v", left)
+			}
+		})
+	}
+}
+
+func disablePool(t *testing.T, name string) {
+	t.Helper()
+	var pool ipamv1alpha1.IPPool
+	if err := env.Client.Get(context.Background(), clientKey(name), &pool); err != nil {
+		t.Fatal(err)
+	}
+	pool.Spec.Disabled = true
+	if err := env.Client.Update(context.Background(), &pool); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// claimCount counts every claim in the cluster.
+func claimCount(t *testing.T) int {
+	t.Helper()
+	var list ipamv1alpha1.IPClaimList
+	if err := env.Client.List(context.Background(), &list); err != nil {
+		t.Fatal(err)
+	}
+	return len(list.Items)
+}

@@ -1,0 +1,122 @@
+package cni
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/containernetworking/cni/pkg/skel"
+	"k8s.io/client-go/rest"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/netconf"
+	"github.com/ipkeeper/ipkeeper/cni/plugin"
+)
+
+// request is one HTTP request a plugin call made.
+type request struct {
+	method, path, query string
+	start, end          time.Time
+}
+
+// recorder records the requests made through a rest.Config.
+type recorder struct {
+	mu       sync.Mutex
+	requests []request
+}
+
+func (r *recorder) wrap(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(req *http.Request) (*http.Response, error) {
+			start := time.Now()
+			resp, err := rt.RoundTrip(req)
+			r.mu.Lock()
+			r.requests = append(r.requests, request{req.Method, req.URL.Path, req.URL.RawQuery, start, time.Now()})
+			r.mu.Unlock()
+			return resp, err
+		})
+	})
+	return cfg
+}
+
+// waves counts round trips of latency: requests that overlap in time are
+// one wave, a request that starts after all earlier ones ended begins the
+// next.
+func (r *recorder) waves() int {
+	reqs := append([]request(nil), r.requests...)
+	sort.Slice(reqs, func(i, j int) bool { return reqs[i].start.Before(reqs[j].start) })
+	waves := 0
+	var lastEnd time.Time
+	for _, req := range reqs {
+		if req.start.After(lastEnd) {
+			waves++
+		}
+		if req.end.After(lastEnd) {
+			lastEnd = req.end
+		}
+	}
+	return waves
+}
+
+func (r *recorder) summary() string {
+	var lines []string
+	for _, req := range r.requests {
+		lines = append(lines, req.method+" "+req.path+"?"+req.query)
+	}
+	return strings.Join(lines, "\n")
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// TestWarmADDRoundTrips measures the warm path of the design's budget: once
+// the node holds a block with free addresses, a dual-stack ADD for a pod
+// waits for three round trips (the pod, its namespace and the pools in
+// parallel; the node's claims; the creates in parallel) and reads nothing
+// whose size grows with the pool or the cluster.
+func TestWarmADDRoundTrips(t *testing.T) {
+	createPool(t, "warm-v4", ipamv1alpha1.IPPoolSpec{CIDR: "10.89.0.0/16"})
+	createPool(t, "warm-v6", ipamv1alpha1.IPPoolSpec{CIDR: "fd00:89::/64"})
+	cfg, err := netconf.Parse([]byte(`{"cniVersion":"1.1.0","name":"warmnet","ipam":{"type":"ipkeeper","pools":["warm-v4","warm-v6"],` +
+		`"nodeName":"node-warm","dataDir":"` + t.TempDir() + `"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	createNode(t, "node-warm")
+	addOnce := func(containerID string) *recorder {
+		pod := createPod(t, "warm", containerID, nil, nil)
+		rec := &recorder{}
+		p, err := plugin.New(cfg, "node-warm", rec.wrap(env.Config))
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := &skel.CmdArgs{ContainerID: containerID, IfName: "eth0",
+			Args: "K8S_POD_NAMESPACE=warm;K8S_POD_NAME=" + containerID + ";K8S_POD_UID=" + string(pod.UID)}
+		if _, err := p.Add(context.Background(), args); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	addOnce("cold") // claims a block in each pool
+	for _, id := range []string{"warm-1", "warm-2", "warm-3"} {
+		rec := addOnce(id)
+		if got := len(rec.requests); got != 7 {
+			t.Fatalf("a warm dual-stack ADD made %d requests, want 7 (pod, namespace, 2 pools, node's claims, 2 creates):\n%s", got, rec.summary())
+		}
+		if got := rec.waves(); got > 3 {
+			t.Fatalf("a warm dual-stack ADD waited for %d round trips, want at most 3:\n%s", got, rec.summary())
+		}
+		for _, req := range rec.requests {
+			if req.method == http.MethodGet && strings.HasSuffix(req.path, "/ipclaims") && req.query != "labelSelector=ipam.ipkeeper.dev%2Fnode%3Dnode-warm" &&
+				!strings.HasPrefix(req.query, "labelSelector=ipam.ipkeeper.dev%2Fnode%3Dnode-warm&resourceVersion=") {
+				t.Fatalf("a warm ADD listed claims with %q; want only the node's own", req.query)
+			}
+		}
+	}
+}
