@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/containernetworking/cni/pkg/skel"
+	"github.com/containernetworking/cni/pkg/types"
 	"k8s.io/client-go/rest"
 
 	"github.com/ipkeeper/ipkeeper/cni/allocator"
@@ -108,7 +109,7 @@ func parsePodArgs(args *skel.CmdArgs) (podArgs, error) {
 		}
 		key, value, ok := strings.Cut(pair, "=")
 		if !ok {
-			return podArgs{}, cnierr.New(4, "CNI_ARGS %q is not a list of KEY=VALUE pairs separated by ';'", args.Args)
+			return podArgs{}, cnierr.New(types.ErrInvalidEnvironmentVariables, "CNI_ARGS %q is not a list of KEY=VALUE pairs separated by ';'", args.Args)
 		}
 		switch key {
 		case "K8S_POD_NAMESPACE":
@@ -120,7 +121,7 @@ func parsePodArgs(args *skel.CmdArgs) (podArgs, error) {
 		}
 	}
 	if (pod.Namespace == "") != (pod.Name == "") {
-		return podArgs{}, cnierr.New(4, "CNI_ARGS names K8S_POD_NAMESPACE %q and K8S_POD_NAME %q: give both or neither", pod.Namespace, pod.Name)
+		return podArgs{}, cnierr.New(types.ErrInvalidEnvironmentVariables, "CNI_ARGS names K8S_POD_NAMESPACE %q and K8S_POD_NAME %q: give both or neither", pod.Namespace, pod.Name)
 	}
 	return pod, nil
 }
