@@ -175,24 +175,33 @@ func TestBorrowingFollowsStrictAffinity(t *testing.T) {
 	}
 }
 
-func TestHugePoolIsNotScanned(t *testing.T) {
-	store := NewFake()
-	pool := newPool("v6", ipamv1alpha1.IPPoolSpec{CIDR: "fd00::/48", Exclude: []string{"fd00::/49"}})
-	node := newNode(t, store, "node-a", pool)
-	seen := map[netip.Addr]bool{}
-	for range 600 {
-		a := node.mustAllocate()
-		if seen[a] || !node.layout.Contains(a) {
-			t.Fatalf("%s handed out twice or unusable", a)
-		}
-		seen[a] = true
-	}
-	if store.Calls["PoolBlocks"] != 3 || store.Calls["PoolAddresses"] != 0 {
-		t.Fatalf("listed the pool's blocks %d times and its addresses %d times; want 3 and 0 for 600 addresses in /120 blocks",
-			store.Calls["PoolBlocks"], store.Calls["PoolAddresses"])
-	}
-	if creates := store.Calls["Create"]; creates != 603 {
-		t.Fatalf("%d creates for 600 addresses and 3 blocks: a create failed where none should", creates)
+// TestHugePoolsAreNotScanned allocates from an IPv6 /64 and from a /48 whose
+// first half is excluded: were any step to walk addresses or blocks one by
+// one, it would not finish. Only claiming a block lists the pool's blocks.
+func TestHugePoolsAreNotScanned(t *testing.T) {
+	for _, spec := range []ipamv1alpha1.IPPoolSpec{
+		{CIDR: "fd00::/64"},
+		{CIDR: "fd00::/48", Exclude: []string{"fd00::/49"}},
+	} {
+		t.Run(spec.CIDR, func(t *testing.T) {
+			store := NewFake()
+			node := newNode(t, store, "node-a", newPool("v6", spec))
+			seen := map[netip.Addr]bool{}
+			for range 600 {
+				a := node.mustAllocate()
+				if seen[a] || !node.layout.Contains(a) {
+					t.Fatalf("%s handed out twice or unusable", a)
+				}
+				seen[a] = true
+			}
+			if store.Calls["PoolBlocks"] != 3 || store.Calls["PoolAddresses"] != 0 {
+				t.Fatalf("listed the pool's blocks %d times and its addresses %d times; want 3 and 0 for 600 addresses in /120 blocks",
+					store.Calls["PoolBlocks"], store.Calls["PoolAddresses"])
+			}
+			if creates := store.Calls["Create"]; creates != 603 {
+				t.Fatalf("%d creates for 600 addresses and 3 blocks: a create failed where none should", creates)
+			}
+		})
 	}
 }
 

@@ -107,8 +107,10 @@ func TestMalformedJSONIsRefused(t *testing.T) {
 }
 
 // TestUnreachableAPIServerIsTryAgainLater points the plugin at an address
-// that refuses connections and at one that never answers: both fail with
-// code 11 within the configured timeout, and no claim appears.
+// that refuses connections and at one that never answers: an ADD fails with
+// code 11 within the configured timeout and no claim appears; a DEL fails
+// the same way and its claim stays, so the runtime retries the DEL instead
+// of leaking the address.
 func TestUnreachableAPIServerIsTryAgainLater(t *testing.T) {
 	createPool(t, "unreachable", ipamv1alpha1.IPPoolSpec{CIDR: "10.84.0.0/24"})
 	silent, err := net.Listen("tcp", "127.0.0.1:0")
@@ -124,27 +126,39 @@ func TestUnreachableAPIServerIsTryAgainLater(t *testing.T) {
 	_ = refusing.Close()
 
 	n := newNode(t, "node-unreachable")
+	held := runtimeConf("c-unreach-held", nil)
+	heldIP := add(t, n, network(t, "unreachnet", n.ipamConfig("unreachable")), held).IPs[0].Address.IP.String()
 	for name, addr := range map[string]string{"refused": refusingAddr, "silent": silent.Addr().String()} {
 		t.Run(name, func(t *testing.T) {
-			cfg := *env.Config
-			cfg.Host = "https://" + addr
-			path := filepath.Join(t.TempDir(), "kubeconfig")
-			if err := writeKubeconfig(&cfg, path); err != nil {
-				t.Fatal(err)
-			}
-			ipam := n.ipamConfig("unreachable")
-			ipam["kubeconfig"], ipam["timeout"] = path, "2s"
+			list := unreachableNetwork(t, n, addr)
 			start := time.Now()
-			_, err := n.cni.AddNetworkList(context.Background(), network(t, "unreachnet", ipam), runtimeConf("c-unreach-"+name, nil))
+			_, err := n.cni.AddNetworkList(context.Background(), list, runtimeConf("c-unreach-"+name, nil))
 			expectCNIError(t, err, types.ErrTryAgainLater, "")
 			if took := time.Since(start); took > 10*time.Second {
 				t.Fatalf("the ADD took %v with a 2s timeout", took)
 			}
-			if left := poolClaims(t, "unreachable"); len(left) != 0 {
-				t.Fatalf("claims appeared: %v", left)
+			expectCNIError(t, n.cni.DelNetworkList(context.Background(), list, held), types.ErrTryAgainLater, "")
+			claims := addressClaims(t, "unreachable")
+			if _, ok := claims[heldIP]; !ok || len(claims) != 1 {
+				t.Fatalf("claims after the failed ADD and DEL: %v; want only %s", keys(claims), heldIP)
 			}
 		})
 	}
+}
+
+// unreachableNetwork is n's network with a kubeconfig pointing at addr and
+// a 2s timeout.
+func unreachableNetwork(t *testing.T, n *node, addr string) *libcni.NetworkConfigList {
+	t.Helper()
+	cfg := *env.Config
+	cfg.Host = "https://" + addr
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := writeKubeconfig(&cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	ipam := n.ipamConfig("unreachable")
+	ipam["kubeconfig"], ipam["timeout"] = path, "2s"
+	return network(t, "unreachnet", ipam)
 }
 
 func disablePool(t *testing.T, name string) {
