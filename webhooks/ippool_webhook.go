@@ -193,7 +193,7 @@ func (v *IPPoolValidator) validateClaimedAddresses(ctx context.Context, spec *fi
 // claimedError names the field that takes h out of service, the claim and
 // its pod.
 func claimedError(spec *field.Path, s *ipamv1alpha1.IPPoolSpec, h heldAddress) *field.Error {
-	holder := fmt.Sprintf("%s is held by claim %q%s: release it first (delete the pod, or the claim)", h.addr, h.claim.Name, ownerText(h.claim))
+	holder := fmt.Sprintf("%s is held by claim %q of %s: release it first (delete the pod, or the claim)", h.addr, h.claim.Name, h.claim.Holder())
 	if gw, err := ipamv1alpha1.ParseAddr(s.Gateway); err == nil && gw == h.addr {
 		return invalid(spec.Child("gateway"), s.Gateway, holder+", or pick an unclaimed gateway", reasonClaimedAddress)
 	}
@@ -203,19 +203,6 @@ func claimedError(spec *field.Path, s *ipamv1alpha1.IPPoolSpec, h heldAddress) *
 		}
 	}
 	return invalid(spec, h.addr.String(), holder, reasonClaimedAddress)
-}
-
-// ownerText names the pod (or, outside Kubernetes, the container) that
-// holds a claim, for messages.
-func ownerText(c *ipamv1alpha1.IPClaim) string {
-	switch o := c.Spec.Owner; {
-	case o == nil:
-		return ""
-	case o.Namespace != "" && o.Name != "":
-		return fmt.Sprintf(" (pod %s/%s)", o.Namespace, o.Name)
-	default:
-		return fmt.Sprintf(" (container %s)", o.ContainerID)
-	}
 }
 
 // isDryRun reports whether the request being admitted will not be stored.

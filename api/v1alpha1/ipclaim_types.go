@@ -146,3 +146,17 @@ type IPClaimList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []IPClaim `json:"items"`
 }
+
+// Holder describes who holds the claim, for messages: the pod and its
+// container, the container alone (a runtime other than Kubernetes), or the
+// node (a block).
+func (c *IPClaim) Holder() string {
+	o := c.Spec.Owner
+	switch {
+	case o == nil:
+		return "node " + c.Spec.Node
+	case o.Namespace != "" && o.Name != "":
+		return "pod " + o.Namespace + "/" + o.Name + " (container " + o.ContainerID + " on node " + c.Spec.Node + ")"
+	}
+	return "container " + o.ContainerID + " on node " + c.Spec.Node
+}

@@ -3,7 +3,6 @@ package allocator
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"sync"
 	"time"
@@ -36,13 +35,9 @@ func (a *Allocator) AllocateAll(ctx context.Context, families [][]Request) ([]*i
 	outcomes := make([]outcome, len(families))
 	var wg sync.WaitGroup
 	for i, reqs := range families {
-		if existing := existingClaim(reqs[0]); existing != nil {
-			outcomes[i] = outcome{claim: existing}
-			continue
-		}
 		wg.Go(func() {
-			claim, err := a.allocateFirst(ctx, reqs)
-			outcomes[i] = outcome{claim: claim, created: err == nil, err: err}
+			claim, created, err := a.allocateFamily(ctx, reqs)
+			outcomes[i] = outcome{claim: claim, created: created, err: err}
 		})
 	}
 	wg.Wait()
@@ -65,37 +60,51 @@ func (a *Allocator) AllocateAll(ctx context.Context, families [][]Request) ([]*i
 	return claims, nil
 }
 
-// allocateFirst allocates from the first pool of reqs that is not
-// exhausted; when all are, it returns the first pool's error.
-func (a *Allocator) allocateFirst(ctx context.Context, reqs []Request) (*ipamv1alpha1.IPClaim, error) {
+// allocateFamily returns the claim the interface already holds in the
+// family, or allocates from the first pool of reqs that is not exhausted;
+// when all are, it returns the first pool's error. It reports whether it
+// created the claim.
+func (a *Allocator) allocateFamily(ctx context.Context, reqs []Request) (*ipamv1alpha1.IPClaim, bool, error) {
+	existing, err := a.existingClaim(ctx, reqs[0])
+	if existing != nil || err != nil {
+		return existing, false, err
+	}
 	var firstErr error
 	for _, req := range reqs {
-		claim, err := a.Allocate(ctx, req)
+		claim, created, err := a.allocate(ctx, req)
 		var cniErr *types.Error
 		if err == nil || !errors.As(err, &cniErr) || cniErr.Code != cnierr.PoolExhausted {
-			return claim, err
+			return claim, created, err
 		}
 		if firstErr == nil {
 			firstErr = err
 		}
 	}
-	return nil, firstErr
+	return nil, false, firstErr
 }
 
 // existingClaim returns the claim the request's container interface holds
-// in the request's family, if any.
-func existingClaim(req Request) *ipamv1alpha1.IPClaim {
+// in the request's family, if any. The node's list may be a moment stale,
+// so a claim found there is confirmed with a consistent read: after a DEL
+// and a new ADD of the same interface, a cached copy of the deleted claim
+// must not come back as a reservation nobody holds.
+func (a *Allocator) existingClaim(ctx context.Context, req Request) (*ipamv1alpha1.IPClaim, error) {
 	for i := range req.NodeClaims {
 		c := &req.NodeClaims[i]
 		if c.Spec.Type != ipamv1alpha1.ClaimTypeAddress || !SameOwner(c, req.Owner) {
 			continue
 		}
 		addr, err := netip.ParseAddr(c.Spec.Address)
-		if err == nil && addr.Is4() == req.Layout.Prefix().Addr().Is4() {
-			return c
+		if err != nil || addr.Is4() != req.Layout.Prefix().Addr().Is4() {
+			continue
 		}
+		live, err := a.Store.Get(ctx, c.Name)
+		if errors.Is(err, ErrNotFound) || (err == nil && live.UID != c.UID) {
+			return nil, nil
+		}
+		return live, err
 	}
-	return nil
+	return nil, nil
 }
 
 // release deletes claims, after a failure, with a deadline of its own.
@@ -105,7 +114,7 @@ func (a *Allocator) release(ctx context.Context, claims []*ipamv1alpha1.IPClaim)
 	var errs []error
 	for _, c := range claims {
 		if err := a.Store.Delete(ctx, c); err != nil {
-			errs = append(errs, fmt.Errorf("release %s after the failure: %w", c.Name, err))
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

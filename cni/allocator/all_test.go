@@ -158,3 +158,55 @@ func TestAllocateAllFallsBackToTheNextPoolOfAFamily(t *testing.T) {
 	_, err = full.alloc.AllocateAll(context.Background(), [][]Request{{full.request()}})
 	expectCode(t, err, cnierr.PoolExhausted, "pool full is exhausted (2/2 in use)")
 }
+
+// TestStaleListDoesNotResurrectADeletedClaim: after a DEL, the node's list
+// may still show the deleted claim; a new ADD of the same interface must
+// not return it as if it were still reserved.
+func TestStaleListDoesNotResurrectADeletedClaim(t *testing.T) {
+	store := NewFake()
+	v4, _ := dualStack(t, store)
+	req := v4.request()
+	first, err := v4.alloc.Allocate(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := v4.request() // still shows the claim
+	stale.Owner = req.Owner
+	if err := store.Delete(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := v4.alloc.AllocateAll(context.Background(), [][]Request{{stale}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Get(context.Background(), claims[0].Name); err != nil {
+		t.Fatalf("the ADD returned %s, which no claim holds: %v", claims[0].Name, err)
+	}
+}
+
+// TestRollbackKeepsClaimsOfEarlierADDs: when one family fails, only what
+// this ADD created is released, not the claim an earlier ADD of the same
+// interface made.
+func TestRollbackKeepsClaimsOfEarlierADDs(t *testing.T) {
+	store := NewFake()
+	v4, v6 := dualStack(t, store)
+	reqs := requests(v4, v6)
+	reqs[0][0].Address = netip.MustParseAddr("10.0.0.77")
+	earlier, err := v4.alloc.Allocate(context.Background(), reqs[0][0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs[0][0].NodeClaims = nil // as if the list missed it: the create finds it
+	store.FailCreate = func(c *ipamv1alpha1.IPClaim) error {
+		if c.Spec.Pool == "v6" {
+			return errors.New("refused")
+		}
+		return nil
+	}
+	if _, err := v4.alloc.AllocateAll(context.Background(), reqs); err == nil {
+		t.Fatal("the ADD succeeded although IPv6 failed")
+	}
+	if _, err := store.Get(context.Background(), earlier.Name); err != nil {
+		t.Fatalf("the rollback released %s, which an earlier ADD made: %v", earlier.Name, err)
+	}
+}

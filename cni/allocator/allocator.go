@@ -3,7 +3,6 @@ package allocator
 import (
 	"context"
 	"errors"
-	"fmt"
 	"hash/fnv"
 	"iter"
 	"net/netip"
@@ -32,38 +31,45 @@ type Request struct {
 	// Cursor is the last address this node handed out from the pool; the
 	// search for a free address starts after it.
 	Cursor netip.Addr
-	// NodeClaims are the node's claims as Store.NodeClaims returned them
-	// while the node held its lock on the pool.
+	// NodeClaims are the node's claims (blocks and addresses of every
+	// pool), listed while the node held its lock on the pool.
 	NodeClaims []ipamv1alpha1.IPClaim
 }
+
+// maxNewBlocks bounds how many blocks one allocation claims. A new block
+// can hold no free address when borrowers or exact requests took them all
+// while it was unclaimed; the next block is tried then, but a pool in that
+// state is nearly full and a few tries are enough.
+const maxNewBlocks = 4
 
 // Allocate creates an Address claim for req and returns it. It takes, in
 // order: the exact address asked for; a free address in the node's blocks;
 // a free address in a block the node claims now; and, unless the pool has
 // strictAffinity, a single free address anywhere in the pool.
 func (a *Allocator) Allocate(ctx context.Context, req Request) (*ipamv1alpha1.IPClaim, error) {
+	claim, _, err := a.allocate(ctx, req)
+	return claim, err
+}
+
+// allocate is Allocate, also reporting whether the claim was created now
+// (false when an earlier ADD of the same interface holds it), so that a
+// rollback deletes only what this ADD created.
+func (a *Allocator) allocate(ctx context.Context, req Request) (*ipamv1alpha1.IPClaim, bool, error) {
 	if req.Address.IsValid() {
 		return a.allocateExact(ctx, req)
 	}
 	blocks, held := nodeBlocks(req)
 	claim, err := a.createFirst(ctx, req, roundRobin(req.Layout, blocks, held, req.Cursor))
-	if claim != nil || err != nil {
-		return claim, err
+	if claim == nil && err == nil {
+		claim, err = a.allocateInNewBlock(ctx, req, blocks)
 	}
-	block, err := a.claimBlock(ctx, req, blocks)
-	if err != nil {
-		return nil, err
-	}
-	if block.IsValid() {
-		claim, err := a.createFirst(ctx, req, roundRobin(req.Layout, []netip.Prefix{block}, nil, netip.Addr{}))
-		if claim != nil || err != nil {
-			return claim, err
+	if claim == nil && err == nil {
+		if req.Pool.Spec.StrictAffinity {
+			return nil, false, a.blocksExhausted(ctx, req)
 		}
+		claim, err = a.borrow(ctx, req)
 	}
-	if req.Pool.Spec.StrictAffinity {
-		return nil, a.blocksExhausted(ctx, req)
-	}
-	return a.borrow(ctx, req)
+	return claim, claim != nil, err
 }
 
 // nodeBlocks returns the node's blocks of the pool, sorted, and the
@@ -108,33 +114,74 @@ func (a *Allocator) createFirst(ctx context.Context, req Request, candidates ite
 	return nil, nil
 }
 
-// claimBlock claims the first free block, searching from a place that
-// depends on the node name. It returns an invalid prefix when no block is
-// free.
-func (a *Allocator) claimBlock(ctx context.Context, req Request, own []netip.Prefix) (netip.Prefix, error) {
+// allocateInNewBlock allocates in a block the node owns but did not list
+// (claimed by an earlier ADD that failed afterwards), else claims a free
+// block and allocates in it, trying the next block when one holds no free
+// address. It returns nil, nil when no block is free. The search starts at
+// a place that depends on the node's name, so that nodes claiming at the
+// same moment seldom race.
+func (a *Allocator) allocateInNewBlock(ctx context.Context, req Request, own []netip.Prefix) (*ipamv1alpha1.IPClaim, error) {
 	claimed, err := a.Store.PoolBlocks(ctx, req.Pool.Name)
 	if err != nil {
-		return netip.Prefix{}, err
+		return nil, err
 	}
 	taken := map[netip.Prefix]bool{}
-	for _, p := range append(claimed, own...) {
+	var unlisted []netip.Prefix
+	for p, node := range claimed {
+		taken[p] = true
+		if node == ipamv1alpha1.LabelValue(a.Node) && !slices.Contains(own, p) && req.Layout.CheckBlock(p) == nil {
+			unlisted = append(unlisted, p)
+		}
+	}
+	slices.SortFunc(unlisted, func(x, y netip.Prefix) int { return x.Addr().Compare(y.Addr()) })
+	claim, err := a.createFirst(ctx, req, roundRobin(req.Layout, unlisted, nil, netip.Addr{}))
+	if claim != nil || err != nil {
+		return claim, err
+	}
+	for _, p := range own {
 		taken[p] = true
 	}
 	start := req.Layout.BlockAt(nodeHash(a.Node)).Addr()
+	for range maxNewBlocks {
+		block, err := a.claimBlock(ctx, req, taken, start)
+		if err != nil || !block.IsValid() {
+			return nil, err
+		}
+		taken[block] = true
+		claim, err := a.createFirst(ctx, req, roundRobin(req.Layout, []netip.Prefix{block}, nil, netip.Addr{}))
+		if claim != nil || err != nil {
+			return claim, err
+		}
+	}
+	return nil, nil
+}
+
+// claimBlock claims the first block from start on that is not taken. A
+// block another node won a moment ago is marked taken and passed over; one
+// this node claimed before (an earlier ADD that failed after claiming it)
+// is the node's own and is used.
+func (a *Allocator) claimBlock(ctx context.Context, req Request, taken map[netip.Prefix]bool, start netip.Addr) (netip.Prefix, error) {
 	for {
 		block, ok := req.Layout.NextFreeBlock(start, func(p netip.Prefix) bool { return taken[p] })
 		if !ok {
 			return netip.Prefix{}, nil
 		}
-		err := a.Store.Create(ctx, a.blockClaim(req, block))
-		switch {
-		case err == nil:
+		claim := a.blockClaim(req, block)
+		err := a.Store.Create(ctx, claim)
+		if err == nil {
 			return block, nil
-		case errors.Is(err, ErrAlreadyExists):
-			taken[block] = true // another node won it a moment ago
-		default:
+		}
+		if !errors.Is(err, ErrAlreadyExists) {
 			return netip.Prefix{}, err
 		}
+		holder, err := a.Store.Get(ctx, claim.Name)
+		switch {
+		case err == nil && holder.Spec.Node == a.Node && holder.Spec.Pool == req.Pool.Name:
+			return block, nil
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return netip.Prefix{}, err
+		}
+		taken[block] = true
 	}
 }
 
@@ -181,45 +228,36 @@ func exhausted(req Request, held []netip.Addr) error {
 }
 
 // allocateExact creates the claim for the address the pod asked for. A
-// claim of this container for that address counts as success: the runtime
-// may repeat an ADD.
-func (a *Allocator) allocateExact(ctx context.Context, req Request) (*ipamv1alpha1.IPClaim, error) {
+// claim of this container for that address counts as success (not created
+// now): the runtime may repeat an ADD.
+func (a *Allocator) allocateExact(ctx context.Context, req Request) (*ipamv1alpha1.IPClaim, bool, error) {
 	if why := req.Layout.WhyUnusable(req.Address); why != "" {
-		return nil, cnierr.New(cnierr.BadAnnotation, "address %s asked for in annotation %s is %s: ask for a usable address of pool %s",
+		return nil, false, cnierr.New(cnierr.BadAnnotation, "address %s asked for in annotation %s is %s: ask for a usable address of pool %s",
 			req.Address, ipamv1alpha1.AnnotationIPs, why, req.Pool.Name)
 	}
 	claim := a.addressClaim(req, req.Address)
 	err := a.Store.Create(ctx, claim)
-	if err == nil || !errors.Is(err, ErrAlreadyExists) {
-		return claim, err
+	if err == nil {
+		return claim, true, nil
+	}
+	if !errors.Is(err, ErrAlreadyExists) {
+		return nil, false, err
 	}
 	holder, err := a.Store.Get(ctx, claim.Name)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if SameOwner(holder, req.Owner) {
-		return holder, nil
+		return holder, false, nil
 	}
-	return nil, cnierr.New(cnierr.AddressHeld, "address %s asked for in annotation %s is held by %s: ask for another address or release it first",
-		req.Address, ipamv1alpha1.AnnotationIPs, Holder(holder))
+	return nil, false, cnierr.New(cnierr.AddressHeld, "address %s asked for in annotation %s is held by %s: ask for another address or release it first",
+		req.Address, ipamv1alpha1.AnnotationIPs, holder.Holder())
 }
 
 // SameOwner reports whether claim belongs to owner's container interface.
 func SameOwner(claim *ipamv1alpha1.IPClaim, owner ipamv1alpha1.ClaimOwner) bool {
 	o := claim.Spec.Owner
 	return o != nil && o.ContainerID == owner.ContainerID && o.Interface == owner.Interface
-}
-
-// Holder describes who holds a claim, for error messages.
-func Holder(claim *ipamv1alpha1.IPClaim) string {
-	o := claim.Spec.Owner
-	switch {
-	case o == nil:
-		return fmt.Sprintf("claim %s of node %s", claim.Name, claim.Spec.Node)
-	case o.Namespace != "":
-		return fmt.Sprintf("pod %s/%s (container %s on node %s)", o.Namespace, o.Name, o.ContainerID, claim.Spec.Node)
-	}
-	return fmt.Sprintf("container %s on node %s", o.ContainerID, claim.Spec.Node)
 }
 
 // addressClaim builds the Address claim of addr for req.

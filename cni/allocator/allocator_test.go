@@ -222,3 +222,50 @@ func TestReleasedAddressIsNotReusedAtOnce(t *testing.T) {
 		t.Fatalf("without a cursor the first free address is %s, got %s", first, a)
 	}
 }
+
+// TestFullNewBlockIsPassedOver: a block claimed with every usable address
+// already held (exact requests made while it was free) does not end the
+// search; the next free block is claimed.
+func TestFullNewBlockIsPassedOver(t *testing.T) {
+	store := NewFake()
+	pool := newPool("p", ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/26", BlockSize: ptr.To[int32](28), StrictAffinity: true})
+	node := newNode(t, store, "node-a", pool)
+	first := node.layout.BlockAt(nodeHash("node-a"))
+	other := newNode(t, store, "node-b", pool)
+	for a, ok := node.layout.NextIn(first, first.Addr()); ok; a, ok = node.layout.NextIn(first, a.Next()) {
+		req := other.request()
+		req.Address = a
+		if _, err := other.alloc.Allocate(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := node.mustAllocate()
+	if first.Contains(got) {
+		t.Fatalf("got %s, inside the full block %s", got, first)
+	}
+}
+
+// TestOwnBlockIsAdopted: a block this node claimed in an ADD that failed
+// afterwards, and that its list does not show yet, is used, not passed over
+// for another.
+func TestOwnBlockIsAdopted(t *testing.T) {
+	store := NewFake()
+	pool := newPool("p", ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/24", BlockSize: ptr.To[int32](28)})
+	node := newNode(t, store, "node-a", pool)
+	block := node.layout.BlockAt(nodeHash("node-a"))
+	if err := store.Create(context.Background(), node.alloc.blockClaim(node.request(), block)); err != nil {
+		t.Fatal(err)
+	}
+	req := node.request()
+	req.NodeClaims = nil // the list missed the block
+	claim, err := node.alloc.Allocate(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := netip.MustParseAddr(claim.Spec.Address); !block.Contains(a) {
+		t.Fatalf("allocated %s outside the node's own block %s", a, block)
+	}
+	if blocks, _ := store.PoolBlocks(context.Background(), "p"); len(blocks) != 1 {
+		t.Fatalf("blocks = %v, want only the adopted one", blocks)
+	}
+}

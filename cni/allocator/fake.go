@@ -71,20 +71,13 @@ func (f *Fake) NodeClaims(_ context.Context, node string) ([]ipamv1alpha1.IPClai
 	return f.list("NodeClaims", func(c *ipamv1alpha1.IPClaim) bool { return c.Spec.Node == node }), nil
 }
 
-// ContainerClaims returns the Address claims of containerID.
-func (f *Fake) ContainerClaims(_ context.Context, containerID string) ([]ipamv1alpha1.IPClaim, error) {
-	return f.list("ContainerClaims", func(c *ipamv1alpha1.IPClaim) bool {
-		return c.Spec.Owner != nil && c.Spec.Owner.ContainerID == containerID
-	}), nil
-}
-
 // PoolBlocks implements Store.
-func (f *Fake) PoolBlocks(_ context.Context, pool string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
+func (f *Fake) PoolBlocks(_ context.Context, pool string) (map[netip.Prefix]string, error) {
+	out := map[netip.Prefix]string{}
 	for _, c := range f.list("PoolBlocks", func(c *ipamv1alpha1.IPClaim) bool {
 		return c.Spec.Pool == pool && c.Spec.Type == ipamv1alpha1.ClaimTypeBlock
 	}) {
-		out = append(out, netip.MustParsePrefix(c.Spec.CIDR))
+		out[netip.MustParsePrefix(c.Spec.CIDR)] = ipamv1alpha1.LabelValue(c.Spec.Node)
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 // Package allocator reserves addresses by creating IPClaims. It is pure
 // logic: every read and write goes through the small Store interface, whose
-// production implementation talks to the API server (package claimstore)
+// production implementation talks to the API server (package
+// cni/apiserver)
 // and whose in-memory Fake drives the unit tests.
 //
 // Correctness never depends on what the allocator reads: the API server's
@@ -27,9 +28,10 @@ var ErrNotFound = errors.New("claim not found")
 // Store is what the allocator needs of the claim storage. The node's own
 // claims come with the Request: the caller lists them once per ADD.
 type Store interface {
-	// PoolBlocks returns every block claimed in pool, by any node. Only
+	// PoolBlocks returns every block claimed in pool, with the value of its
+	// node label (ipamv1alpha1.LabelValue of the node that claimed it). Only
 	// needed when a node's blocks are full.
-	PoolBlocks(ctx context.Context, pool string) ([]netip.Prefix, error)
+	PoolBlocks(ctx context.Context, pool string) (map[netip.Prefix]string, error)
 	// PoolAddresses returns every address claimed in pool, by any node.
 	// Only needed when no block is free and the node borrows.
 	PoolAddresses(ctx context.Context, pool string) ([]netip.Addr, error)

@@ -160,17 +160,37 @@ func (c *Client) Pool(ctx context.Context, name string) (*ipamv1alpha1.IPPool, e
 // consistent, which may wait for the cache to catch up with every write in
 // the cluster.
 func (c *Client) NodeClaims(ctx context.Context, node, notOlderThan string) ([]ipamv1alpha1.IPClaim, error) {
-	var list ipamv1alpha1.IPClaimList
-	opts := []client.ListOption{client.MatchingLabels{ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(node)}}
+	byNode := client.MatchingLabels{ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(node)}
 	if notOlderThan != "" {
-		opts = append(opts, &client.ListOptions{Raw: &metav1.ListOptions{
-			ResourceVersion: notOlderThan, ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan,
-		}})
+		if claims, err := c.nodeClaimsNotOlderThan(ctx, byNode, notOlderThan); err == nil || ctx.Err() != nil {
+			return claims, err
+		}
+		// The watch cache did not reach the node's last write in time: it
+		// lags, or the node remembers a write newer than anything the API
+		// server has (the cluster was restored or rebuilt under it). A
+		// consistent list settles both.
 	}
-	if err := c.c.List(ctx, &list, opts...); err != nil {
+	var list ipamv1alpha1.IPClaimList
+	if err := c.c.List(ctx, &list, byNode); err != nil {
 		return nil, fmt.Errorf("list the claims of node %s: %w", node, err)
 	}
 	return list.Items, nil
+}
+
+// notOlderThanWait bounds how long the watch cache may take to reach the
+// node's last write. It normally has it within milliseconds; the API server
+// would otherwise wait for a version it never reaches until the request
+// times out.
+const notOlderThanWait = time.Second
+
+func (c *Client) nodeClaimsNotOlderThan(ctx context.Context, byNode client.MatchingLabels, version string) ([]ipamv1alpha1.IPClaim, error) {
+	ctx, cancel := context.WithTimeout(ctx, notOlderThanWait)
+	defer cancel()
+	var list ipamv1alpha1.IPClaimList
+	err := c.c.List(ctx, &list, byNode, &client.ListOptions{Raw: &metav1.ListOptions{
+		ResourceVersion: version, ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan,
+	}})
+	return list.Items, err
 }
 
 // ContainerClaims lists the claims of a CNI container ID by field selector
@@ -185,10 +205,10 @@ func (c *Client) ContainerClaims(ctx context.Context, containerID string) ([]ipa
 	return list.Items, nil
 }
 
-// poolClaimNames lists the names of the pool's claims of one type, as
-// metadata only and from the watch cache: the names say everything, and a
-// stale list only costs a failed create.
-func (c *Client) poolClaimNames(ctx context.Context, pool string, typ ipamv1alpha1.ClaimType) ([]string, error) {
+// poolClaims lists the pool's claims of one type, as metadata only and from
+// the watch cache: names and labels say all that is needed, and a stale list
+// only costs a failed create.
+func (c *Client) poolClaims(ctx context.Context, pool string, typ ipamv1alpha1.ClaimType) ([]metav1.PartialObjectMetadata, error) {
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(ipamv1alpha1.GroupVersion.WithKind("IPClaimList"))
 	err := c.c.List(ctx, list,
@@ -197,23 +217,19 @@ func (c *Client) poolClaimNames(ctx context.Context, pool string, typ ipamv1alph
 	if err != nil {
 		return nil, fmt.Errorf("list the %s claims of pool %s: %w", typ, pool, err)
 	}
-	names := make([]string, len(list.Items))
-	for i, item := range list.Items {
-		names[i] = item.Name
-	}
-	return names, nil
+	return list.Items, nil
 }
 
 // PoolBlocks implements allocator.Store.
-func (c *Client) PoolBlocks(ctx context.Context, pool string) ([]netip.Prefix, error) {
-	names, err := c.poolClaimNames(ctx, pool, ipamv1alpha1.ClaimTypeBlock)
+func (c *Client) PoolBlocks(ctx context.Context, pool string) (map[netip.Prefix]string, error) {
+	items, err := c.poolClaims(ctx, pool, ipamv1alpha1.ClaimTypeBlock)
 	if err != nil {
 		return nil, err
 	}
-	blocks := make([]netip.Prefix, 0, len(names))
-	for _, n := range names {
-		if p, err := ipamv1alpha1.PrefixFromBlockClaimName(n); err == nil {
-			blocks = append(blocks, p)
+	blocks := make(map[netip.Prefix]string, len(items))
+	for _, item := range items {
+		if p, err := ipamv1alpha1.PrefixFromBlockClaimName(item.Name); err == nil {
+			blocks[p] = item.Labels[ipamv1alpha1.LabelNode]
 		}
 	}
 	return blocks, nil
@@ -221,13 +237,13 @@ func (c *Client) PoolBlocks(ctx context.Context, pool string) ([]netip.Prefix, e
 
 // PoolAddresses implements allocator.Store.
 func (c *Client) PoolAddresses(ctx context.Context, pool string) ([]netip.Addr, error) {
-	names, err := c.poolClaimNames(ctx, pool, ipamv1alpha1.ClaimTypeAddress)
+	items, err := c.poolClaims(ctx, pool, ipamv1alpha1.ClaimTypeAddress)
 	if err != nil {
 		return nil, err
 	}
-	addrs := make([]netip.Addr, 0, len(names))
-	for _, n := range names {
-		if a, err := ipamv1alpha1.AddressFromClaimName(n); err == nil {
+	addrs := make([]netip.Addr, 0, len(items))
+	for _, item := range items {
+		if a, err := ipamv1alpha1.AddressFromClaimName(item.Name); err == nil {
 			addrs = append(addrs, a)
 		}
 	}

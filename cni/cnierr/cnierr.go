@@ -6,6 +6,7 @@ package cnierr
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -58,12 +59,23 @@ func FromAPI(verb string, err error) *types.Error {
 	}
 	msg := fmt.Sprintf("%s: %v", verb, err)
 	switch {
+	case untrusted(err):
+		return types.NewError(types.ErrInvalidNetworkConfig, msg, "the API server's certificate is not trusted: check the cluster's certificate authority in ipam.kubeconfig")
 	case Retryable(err):
 		return types.NewError(types.ErrTryAgainLater, msg, "the API server or its admission webhook did not answer in time; the runtime retries")
 	case apierrors.IsInvalid(err), apierrors.IsForbidden(err), apierrors.IsBadRequest(err):
 		return types.NewError(Denied, msg, "")
 	}
 	return types.NewError(types.ErrInternal, msg, "")
+}
+
+// untrusted reports whether err is a failed check of the API server's
+// certificate: retrying will not fix a kubeconfig with the wrong authority.
+func untrusted(err error) bool {
+	var unknownAuthority x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var hostname x509.HostnameError
+	return errors.As(err, &unknownAuthority) || errors.As(err, &invalid) || errors.As(err, &hostname)
 }
 
 // Retryable reports whether err is worth retrying later: the API server or

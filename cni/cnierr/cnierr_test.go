@@ -2,8 +2,10 @@ package cnierr
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/url"
 	"testing"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -27,6 +29,8 @@ func TestFromAPI(t *testing.T) {
 		{name: "invalid", err: apierrors.NewInvalid(schema.GroupKind{Kind: "IPClaim"}, "x", nil), want: Denied},
 		{name: "forbidden", err: apierrors.NewForbidden(claims, "x", errors.New("no")), want: Denied},
 		{name: "other", err: errors.New("boom"), want: types.ErrInternal},
+		{name: "untrusted server", err: &url.Error{Op: "Get", URL: "https://10.0.0.1:6443", Err: x509.UnknownAuthorityError{}}, want: types.ErrInvalidNetworkConfig},
+		{name: "wrong host", err: &url.Error{Op: "Get", URL: "https://10.0.0.1:6443", Err: x509.HostnameError{Host: "10.0.0.1"}}, want: types.ErrInvalidNetworkConfig},
 		{name: "CNI error passes", err: fmt.Errorf("wrapped: %w", New(PoolExhausted, "full")), want: PoolExhausted},
 	}
 	for _, tt := range tests {

@@ -3,8 +3,6 @@ package plugin
 import (
 	"context"
 	"net/netip"
-	"slices"
-	"strconv"
 	"sync"
 
 	"github.com/containernetworking/cni/pkg/skel"
@@ -231,29 +229,10 @@ func (p *Plugin) allocate(ctx context.Context, families []poolchoice.Family, own
 	if err != nil {
 		return nil, err
 	}
-	claims, err := p.allocator().AllocateAll(ctx, reqs)
-	if err != nil {
-		return nil, err
-	}
-	saveStates(state, states, families, claims)
-	return claims, nil
-}
-
-// newestResourceVersion returns the newest resourceVersion the node
-// remembers of the pools, or "" when it remembers none. Resource versions
-// are compared as the numbers the API server issues; one that is not a
-// number is ignored.
-func newestResourceVersion(states map[string]nodestate.PoolState) string {
-	var newest uint64
-	for _, st := range states {
-		if v, err := strconv.ParseUint(st.ResourceVersion, 10, 64); err == nil && v > newest {
-			newest = v
-		}
-	}
-	if newest == 0 {
-		return ""
-	}
-	return strconv.FormatUint(newest, 10)
+	created := &createRecorder{Store: p.API}
+	claims, err := (&allocator.Allocator{Store: created, Node: p.Node}).AllocateAll(ctx, reqs)
+	saveStates(state, states, families, claims, created)
+	return claims, err
 }
 
 // requests builds the allocator's requests, per family in pool order.
@@ -274,25 +253,4 @@ func requests(families []poolchoice.Family, owner ipamv1alpha1.ClaimOwner, nodeC
 		out = append(out, reqs)
 	}
 	return out, nil
-}
-
-// saveStates records, per pool, the resourceVersion of the claim just
-// created and moves the cursor to its address; an exact address the pod
-// asked for does not move the cursor. Failing to save is harmless: the next
-// ADD only starts its search elsewhere and reads more carefully.
-func saveStates(dir *nodestate.Dir, states map[string]nodestate.PoolState, families []poolchoice.Family, claims []*ipamv1alpha1.IPClaim) {
-	for _, claim := range claims {
-		st, ok := states[claim.Spec.Pool]
-		if !ok {
-			continue // a claim of an earlier ADD, from a pool not locked now
-		}
-		requested := slices.ContainsFunc(families, func(f poolchoice.Family) bool {
-			return f.Requested.IsValid() && f.Requested.String() == claim.Spec.Address
-		})
-		if addr, err := netip.ParseAddr(claim.Spec.Address); err == nil && !requested {
-			st.Cursor = addr
-		}
-		st.ResourceVersion = claim.ResourceVersion
-		_ = dir.SavePool(claim.Spec.Pool, st)
-	}
 }

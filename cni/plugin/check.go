@@ -47,7 +47,7 @@ func (p *Plugin) checkClaim(ctx context.Context, addr netip.Addr, owner ipamv1al
 		return asCNIError("read the claim of "+addr.String(), err)
 	}
 	if !allocator.SameOwner(claim, owner) {
-		return cnierr.New(cnierr.ClaimMismatch, "address %s of container %s (%s) is held by %s", addr, owner.ContainerID, owner.Interface, allocator.Holder(claim))
+		return cnierr.New(cnierr.ClaimMismatch, "address %s of container %s (%s) is held by %s", addr, owner.ContainerID, owner.Interface, claim.Holder())
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ func (p *Plugin) GC(ctx context.Context) error {
 	for i := range claims {
 		claim := &claims[i]
 		owner := claim.Spec.Owner
-		if claim.Spec.Type != ipamv1alpha1.ClaimTypeAddress || owner == nil || owner.Network != p.Config.Network.Name {
+		if claim.Spec.Type != ipamv1alpha1.ClaimTypeAddress || claim.Spec.Node != p.Node || owner == nil || owner.Network != p.Config.Network.Name {
 			continue
 		}
 		if valid[types.GCAttachment{ContainerID: owner.ContainerID, IfName: owner.Interface}] {

@@ -16,7 +16,6 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 	"k8s.io/client-go/rest"
 
-	"github.com/ipkeeper/ipkeeper/cni/allocator"
 	"github.com/ipkeeper/ipkeeper/cni/apiserver"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
 	"github.com/ipkeeper/ipkeeper/cni/netconf"
@@ -82,11 +81,6 @@ func nodeName(ipam netconf.IPAM) (string, error) {
 // Context returns the context of a call, bounded by ipam.timeout.
 func (p *Plugin) Context() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), p.Config.TimeoutDuration)
-}
-
-// allocator returns an allocator of this node on the API server.
-func (p *Plugin) allocator() *allocator.Allocator {
-	return &allocator.Allocator{Store: p.API, Node: p.Node}
 }
 
 // stateDir opens this node's lock and cursor files.

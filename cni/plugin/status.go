@@ -6,20 +6,25 @@ import (
 
 	"github.com/containernetworking/cni/pkg/types"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/poolchoice"
 )
 
 // Status reports whether an ADD can succeed now: the API server answers and
-// every configured pool is Ready with free addresses. Otherwise it returns
-// CNI error 50 (plugin not available), saying why.
+// every configured pool can serve this node (exists, enabled, Ready, selects
+// the node) and has free addresses. Otherwise it returns CNI error 50
+// (plugin not available), saying why.
 func (p *Plugin) Status(ctx context.Context) error {
 	if len(p.Config.IPAM.Pools) == 0 {
 		if err := p.API.Ping(ctx); err != nil {
 			return unavailable("the API server does not answer: %v", err)
 		}
 		return nil
+	}
+	var nodeLabels map[string]string
+	if err := p.readMeta(ctx, "Node", "", p.Node, nil, &nodeLabels); err != nil {
+		return unavailable("the API server does not answer: %v", err)
 	}
 	for _, name := range p.Config.IPAM.Pools {
 		pool, err := p.API.Pool(ctx, name)
@@ -28,11 +33,11 @@ func (p *Plugin) Status(ctx context.Context) error {
 			return unavailable("the API server does not answer: %v", err)
 		case pool == nil:
 			return unavailable("pool %s does not exist", name)
-		case pool.Spec.Disabled:
-			return unavailable("pool %s is disabled", name)
-		case !meta.IsStatusConditionTrue(pool.Status.Conditions, ipamv1alpha1.PoolReady):
-			return unavailable("pool %s is not Ready", name)
-		case meta.IsStatusConditionPresentAndEqual(pool.Status.Conditions, ipamv1alpha1.PoolExhausted, metav1.ConditionTrue):
+		}
+		if err := poolchoice.Usable(pool, p.Node, nodeLabels); err != nil {
+			return unavailable("%v", err)
+		}
+		if meta.IsStatusConditionTrue(pool.Status.Conditions, ipamv1alpha1.PoolExhausted) {
 			return unavailable("pool %s is exhausted (%d in use, %s free)", name, pool.Status.Allocated, pool.Status.Free)
 		}
 	}

@@ -39,8 +39,8 @@ func Names(podAnnotations, namespaceAnnotations map[string]string, configured []
 		return names, source.name + " annotation " + ipamv1alpha1.AnnotationPools, nil
 	}
 	if len(configured) == 0 {
-		return nil, "", cnierr.New(cnierr.BadAnnotation, "no pool to allocate from: set ipam.pools in the CNI configuration or annotate the pod or namespace with %s",
-			ipamv1alpha1.AnnotationPools)
+		return nil, "", cnierr.BadConfig(fmt.Errorf("no pool to allocate from: set ipam.pools in the CNI configuration or annotate the pod or namespace with %s",
+			ipamv1alpha1.AnnotationPools))
 	}
 	return configured, "CNI configuration", nil
 }
@@ -93,8 +93,9 @@ type Family struct {
 
 // Choose returns, per family the named pools cover, the usable pools in
 // order. pools maps each name to its pool (nil when it does not exist). A
-// family whose pools are all unusable fails the whole choice: a dual-stack
-// pod must not silently come up single-stack.
+// pool that does not exist, or a family whose pools are all unusable, fails
+// the whole choice: a dual-stack pod must not silently come up
+// single-stack.
 func Choose(names []string, pools map[string]*ipamv1alpha1.IPPool, node string, nodeLabels map[string]string) ([]Family, error) {
 	var families []Family
 	var reasons []error
@@ -102,13 +103,13 @@ func Choose(names []string, pools map[string]*ipamv1alpha1.IPPool, node string, 
 	for _, name := range names {
 		pool := pools[name]
 		if pool == nil {
-			reasons = append(reasons, cnierr.New(cnierr.PoolUnavailable, "pool %s does not exist: create it or fix the pool name", name))
-			continue
+			// Its family is unknown, so skipping it could leave a dual-stack
+			// pod with one family and no word of it.
+			return nil, cnierr.New(cnierr.PoolUnavailable, "pool %s does not exist: create it or fix the pool name", name)
 		}
-		prefix, err := netip.ParsePrefix(pool.Spec.CIDR)
+		prefix, err := ipamv1alpha1.ParsePrefix(pool.Spec.CIDR)
 		if err != nil {
-			reasons = append(reasons, cnierr.New(cnierr.PoolUnavailable, "pool %s has an invalid cidr %q", name, pool.Spec.CIDR))
-			continue
+			return nil, cnierr.New(cnierr.PoolUnavailable, "pool %s has an invalid cidr: %v", name, err)
 		}
 		v4 := prefix.Addr().Is4()
 		if err := Usable(pool, node, nodeLabels); err != nil {

@@ -28,7 +28,7 @@ func TestNames(t *testing.T) {
 		{name: "namespace next", ns: pools, configured: []string{"default"}, want: []string{"blue-v4", "blue-v6"}, source: "namespace annotation"},
 		{name: "configuration last", configured: []string{"default"}, want: []string{"default"}, source: "CNI configuration"},
 		{name: "empty annotation", pod: map[string]string{ipamv1alpha1.AnnotationPools: " , "}, wantErr: "the pod annotation ipam.ipkeeper.dev/pools is empty"},
-		{name: "nothing at all", wantErr: "no pool to allocate from"},
+		{name: "nothing at all", wantErr: "no pool to allocate from: set ipam.pools"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,6 +119,7 @@ func TestChoose(t *testing.T) {
 		{name: "disabled only", names: []string{"off"}, wantCode: cnierr.PoolUnavailable, wantErr: "pool off is disabled"},
 		{name: "not ready", names: []string{"new"}, wantCode: cnierr.PoolUnavailable, wantErr: "pool new is not Ready (the operator has not reported on it yet)"},
 		{name: "one family lost fails all", names: []string{"off", "v6"}, wantCode: cnierr.PoolUnavailable, wantErr: "pool off is disabled"},
+		{name: "a missing pool fails all", names: []string{"v4", "v6-typo"}, wantCode: cnierr.PoolUnavailable, wantErr: "pool v6-typo does not exist"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

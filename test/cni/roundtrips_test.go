@@ -3,6 +3,8 @@ package cni
 import (
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -118,5 +120,25 @@ func TestWarmADDRoundTrips(t *testing.T) {
 				t.Fatalf("a warm ADD listed claims with %q; want only the node's own", req.query)
 			}
 		}
+	}
+}
+
+// TestRememberedVersionAheadOfTheCluster: a node whose data dir remembers a
+// resourceVersion the API server has not reached (the cluster was restored
+// or rebuilt under it) still allocates, and remembers a real one after.
+func TestRememberedVersionAheadOfTheCluster(t *testing.T) {
+	createPool(t, "ahead", ipamv1alpha1.IPPoolSpec{CIDR: "10.90.0.0/24"})
+	n := newNode(t, "node-ahead")
+	state := filepath.Join(n.dataDir, n.name, "ahead.state")
+	if err := os.MkdirAll(filepath.Dir(state), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(state, []byte(`{"resourceVersion":"999999999999"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	add(t, n, network(t, "aheadnet", n.ipamConfig("ahead")), runtimeConf("c-ahead", nil))
+	data, err := os.ReadFile(state)
+	if err != nil || strings.Contains(string(data), "999999999999") {
+		t.Fatalf("state after the ADD: %s, %v; want the new claim's resourceVersion", data, err)
 	}
 }

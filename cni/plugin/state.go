@@ -1,0 +1,85 @@
+package plugin
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/allocator"
+	"github.com/ipkeeper/ipkeeper/cni/nodestate"
+	"github.com/ipkeeper/ipkeeper/cni/poolchoice"
+)
+
+// createRecorder is the allocator's store, noting per pool the newest
+// resourceVersion of the claims created through it (blocks too), so that
+// the node's next list sees them even when this call fails after a create.
+type createRecorder struct {
+	allocator.Store
+	mu     sync.Mutex
+	newest map[string]uint64
+}
+
+// Create implements allocator.Store.
+func (r *createRecorder) Create(ctx context.Context, claim *ipamv1alpha1.IPClaim) error {
+	if err := r.Store.Create(ctx, claim); err != nil {
+		return err
+	}
+	v, err := strconv.ParseUint(claim.ResourceVersion, 10, 64)
+	if err != nil {
+		return nil // not a number: the next list reads consistently instead
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.newest == nil {
+		r.newest = map[string]uint64{}
+	}
+	r.newest[claim.Spec.Pool] = max(r.newest[claim.Spec.Pool], v)
+	return nil
+}
+
+// newestResourceVersion returns the newest resourceVersion the node
+// remembers of the pools, or "" when it remembers none. Resource versions
+// are compared as the numbers the API server issues; one that is not a
+// number is ignored.
+func newestResourceVersion(states map[string]nodestate.PoolState) string {
+	var newest uint64
+	for _, st := range states {
+		if v, err := strconv.ParseUint(st.ResourceVersion, 10, 64); err == nil && v > newest {
+			newest = v
+		}
+	}
+	if newest == 0 {
+		return ""
+	}
+	return strconv.FormatUint(newest, 10)
+}
+
+// saveStates records, per pool, the resourceVersion of the newest claim
+// created, and moves the cursor to the address just handed out; an exact
+// address the pod asked for does not move it. Failing to save is harmless:
+// the next ADD only starts its search elsewhere and reads more carefully.
+func saveStates(dir *nodestate.Dir, states map[string]nodestate.PoolState, families []poolchoice.Family, claims []*ipamv1alpha1.IPClaim, created *createRecorder) {
+	for pool, st := range states {
+		changed := false
+		if v, ok := created.newest[pool]; ok {
+			st.ResourceVersion, changed = strconv.FormatUint(v, 10), true
+		}
+		for _, claim := range claims {
+			addr, err := netip.ParseAddr(claim.Spec.Address)
+			if claim.Spec.Pool == pool && err == nil && !requested(families, addr) {
+				st.Cursor, changed = addr, true
+			}
+		}
+		if changed {
+			_ = dir.SavePool(pool, st)
+		}
+	}
+}
+
+// requested reports whether the pod asked for addr by annotation.
+func requested(families []poolchoice.Family, addr netip.Addr) bool {
+	return slices.ContainsFunc(families, func(f poolchoice.Family) bool { return f.Requested == addr })
+}
