@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -65,9 +64,6 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	if o.controllers.GCGracePeriod <= 0 || o.controllers.GCScanInterval <= 0 {
-		return errors.New("--gc-grace-period and --gc-scan-interval must be positive durations such as 60s")
-	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err

@@ -27,7 +27,7 @@ type Options struct {
 // must already index IPClaim fields (ipamv1alpha1.IndexFields).
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if opts.GCGracePeriod <= 0 || opts.GCScanInterval <= 0 {
-		return errors.New("the claim garbage collector needs a positive grace period and scan interval")
+		return errors.New("the claim garbage collector needs a positive grace period and scan interval (--gc-grace-period, --gc-scan-interval), such as 60s")
 	}
 	recorder := mgr.GetEventRecorder(eventSource)
 	pools := &IPPoolReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder}

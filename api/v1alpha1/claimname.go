@@ -54,7 +54,7 @@ func AddressFromClaimName(name string) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("%q is not a claim name: write an IPv6 address as eight groups of four lower-case hex digits joined by '-'", name)
 	}
 	var b [16]byte
-	for g := 0; g < 8; g++ {
+	for g := range 8 {
 		field := name[g*5 : g*5+4]
 		if g < 7 && name[g*5+4] != '-' {
 			return netip.Addr{}, fmt.Errorf("%q is not a claim name: groups must be joined by '-'", name)
@@ -63,7 +63,11 @@ func AddressFromClaimName(name string) (netip.Addr, error) {
 			return netip.Addr{}, fmt.Errorf("%q is not a claim name: %q is not four hex digits", name, field)
 		}
 	}
-	return netip.AddrFrom16(b), nil
+	a := netip.AddrFrom16(b)
+	if a.Is4In6() {
+		return netip.Addr{}, fmt.Errorf("%q is not a claim name: an IPv4 address is named in dotted form, %s", name, a.Unmap())
+	}
+	return a, nil
 }
 
 // PrefixFromBlockClaimName is the inverse of BlockClaimName.

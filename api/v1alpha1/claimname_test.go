@@ -48,6 +48,7 @@ func TestAddressFromClaimNameRejectsOtherSpellings(t *testing.T) {
 		"10.32.1",
 		"",
 		"::ffff:10.0.0.1",
+		"0000-0000-0000-0000-0000-ffff-0a20-0105",
 	} {
 		if a, err := AddressFromClaimName(name); err == nil {
 			t.Errorf("AddressFromClaimName(%q) = %s, want an error", name, a)
@@ -102,6 +103,7 @@ func FuzzClaimNameRoundTrip(f *testing.F) {
 	f.Add([]byte{10, 32, 1, 5}, "10.32.1.5")
 	f.Add([]byte{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, "fd00--1")
 	f.Add([]byte{0xfd}, "fd00-0000-0000-0000-0000-0000-0000-0001-120")
+	f.Add([]byte{0}, "0000-0000-0000-0000-0000-ffff-0a20-0105")
 	f.Fuzz(func(t *testing.T, raw []byte, name string) {
 		if a, ok := netip.AddrFromSlice(raw); ok {
 			a = a.Unmap()

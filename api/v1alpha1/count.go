@@ -75,16 +75,6 @@ func (c Count) String() string {
 	return n.Or(n, new(big.Int).SetUint64(c.lo)).String()
 }
 
-// ParseCount parses a decimal Count as written by String.
-func ParseCount(s string) (Count, bool) {
-	n, ok := new(big.Int).SetString(s, 10)
-	if !ok || n.Sign() < 0 || n.BitLen() > 128 {
-		return Count{}, false
-	}
-	lo := new(big.Int).And(n, new(big.Int).SetUint64(^uint64(0)))
-	return Count{hi: new(big.Int).Rsh(n, 64).Uint64(), lo: lo.Uint64()}, true
-}
-
 // powerOfTwo returns 2^n, saturating at the largest Count for n >= 128.
 func powerOfTwo(n int) Count {
 	switch {

@@ -6,7 +6,7 @@ import (
 
 // IPPoolSpec declares a range of addresses and how nodes hand them out.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.blockSize) || !isCIDR(self.cidr) || (self.blockSize >= cidr(self.cidr).prefixLength() && self.blockSize <= (cidr(self.cidr).ip().family() == 4 ? 32 : 128))",message="blockSize must lie between the prefix length of cidr and 32 (IPv4) or 128 (IPv6); pick a longer prefix than the pool's own"
+// +kubebuilder:validation:XValidation:rule="!has(self.blockSize) || !isCIDR(self.cidr) || (self.blockSize >= cidr(self.cidr).prefixLength() && self.blockSize <= (cidr(self.cidr).ip().family() == 4 ? 32 : 128))",message="blockSize must lie between the prefix length of cidr and 32 (IPv4) or 128 (IPv6); pick a prefix length no shorter than the pool's own"
 // +kubebuilder:validation:XValidation:rule="has(self.blockSize) == has(oldSelf.blockSize)",message="blockSize is immutable: create a new pool to change the size of node blocks"
 // +kubebuilder:validation:XValidation:rule="!has(self.gateway) || !isCIDR(self.cidr) || !isIP(self.gateway) || cidr(self.cidr).containsIP(self.gateway)",message="gateway must be an address inside cidr"
 type IPPoolSpec struct {
@@ -14,7 +14,6 @@ type IPPoolSpec struct {
 	// fd00:10:32::/64. Pods get addresses with this prefix length. One pool is
 	// one family: use two pools for dual-stack.
 	// +required
-	// +kubebuilder:validation:MinLength=9
 	// +kubebuilder:validation:MaxLength=43
 	// +kubebuilder:validation:XValidation:rule="isCIDR(self)",message="cidr must be an IPv4 or IPv6 prefix such as 10.32.0.0/12 or fd00::/64"
 	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || string(cidr(self).masked()) == self",message="cidr must be in canonical form: lower case, shortest IPv6 spelling, and no bits set after the prefix length (write the network address, e.g. 10.32.0.0/12)"

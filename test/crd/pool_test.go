@@ -46,6 +46,9 @@ func TestPoolCreateRules(t *testing.T) {
 		{name: "valid IPv6 with default block size", mutate: func(p *ipamv1alpha1.IPPool) {
 			p.Spec = ipamv1alpha1.IPPoolSpec{CIDR: "fd00:10:32::/64", Exclude: []string{"fd00:10:32::1-fd00:10:32::ff"}, Gateway: "fd00:10:32::1"}
 		}},
+		{name: "short IPv6 prefix", mutate: func(p *ipamv1alpha1.IPPool) {
+			p.Spec = ipamv1alpha1.IPPoolSpec{CIDR: "fd00::/8"}
+		}},
 		{name: "host bits set", mutate: func(p *ipamv1alpha1.IPPool) { p.Spec.CIDR = "10.32.0.1/12" },
 			want: "cidr must be in canonical form"},
 		{name: "upper-case IPv6", mutate: func(p *ipamv1alpha1.IPPool) { p.Spec.CIDR, p.Spec.BlockSize = "FD00::/64", nil },
