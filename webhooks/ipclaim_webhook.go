@@ -134,7 +134,7 @@ func validateAddress(path *field.Path, claim *ipamv1alpha1.IPClaim, pool *ipamv1
 	if a.BitLen() != prefix.Addr().BitLen() || !prefix.Contains(a) {
 		return netip.Prefix{}, field.ErrorList{invalid(path, claim.Spec.Address, fmt.Sprintf(
 			"%s lies outside pool %q (%s %s): pick an address inside %s, or a pool that holds %s",
-			a, pool.Name, family(prefix.Addr()), prefix, prefix, a), reasonOutsidePool)}
+			a, pool.Name, ipamv1alpha1.Family(prefix.Addr()), prefix, prefix, a), reasonOutsidePool)}
 	}
 	if why := layout.WhyUnusable(a); why != "" {
 		return layout.BlockOf(a), field.ErrorList{invalid(path, claim.Spec.Address, fmt.Sprintf(
@@ -153,7 +153,7 @@ func validateBlock(path *field.Path, claim *ipamv1alpha1.IPClaim, pool *ipamv1al
 	}
 	if p.Addr().BitLen() != prefix.Addr().BitLen() || !prefix.Contains(p.Addr()) {
 		return netip.Prefix{}, field.ErrorList{invalid(path, claim.Spec.CIDR, fmt.Sprintf(
-			"%s lies outside pool %q (%s %s): claim a block inside %s", p, pool.Name, family(prefix.Addr()), prefix, prefix), reasonOutsidePool)}
+			"%s lies outside pool %q (%s %s): claim a block inside %s", p, pool.Name, ipamv1alpha1.Family(prefix.Addr()), prefix, prefix), reasonOutsidePool)}
 	}
 	if err := layout.CheckBlock(p); err != nil {
 		return netip.Prefix{}, field.ErrorList{invalid(path, claim.Spec.CIDR, fmt.Sprintf(

@@ -78,7 +78,10 @@ func (v *IPPoolValidator) validate(ctx context.Context, old, pool *ipamv1alpha1.
 	if old != nil {
 		errs = immutablePoolFields(spec, &old.Spec, &pool.Spec)
 	}
-	prefix, specErrs := validatePoolSpec(spec, &pool.Spec)
+	prefix, specErrs := pool.Spec.Validate(spec)
+	for _, e := range specErrs {
+		e.Origin = reasonInvalidSpec
+	}
 	if errs = append(errs, specErrs...); len(errs) > 0 {
 		return errs
 	}

@@ -201,10 +201,11 @@ func TestLayoutErrors(t *testing.T) {
 		spec IPPoolSpec
 		want string
 	}{
-		{spec: IPPoolSpec{CIDR: "10.0.0.1/24"}, want: "cidr: 10.0.0.1/24 is not in canonical form: write 10.0.0.0/24"},
-		{spec: IPPoolSpec{CIDR: "10.0.0.0/24", Exclude: []string{"nope"}}, want: `exclude: "nope" is not an IPv4 or IPv6 address`},
-		{spec: IPPoolSpec{CIDR: "10.0.0.0/24", Gateway: "x"}, want: `gateway: "x" is not`},
-		{spec: IPPoolSpec{CIDR: "10.0.0.0/24", BlockSize: &five}, want: "blockSize 5 is not between 24 and 32"},
+		{spec: IPPoolSpec{CIDR: "10.0.0.1/24"}, want: `spec.cidr: Invalid value: "10.0.0.1/24": 10.0.0.1/24 is not in canonical form: write 10.0.0.0/24`},
+		{spec: IPPoolSpec{CIDR: "10.0.0.0/24", Exclude: []string{"nope"}}, want: `spec.exclude[0]: Invalid value: "nope": "nope" is not an IPv4 or IPv6 address`},
+		{spec: IPPoolSpec{CIDR: "10.0.0.0/24", Exclude: []string{"10.0.1.0/24"}}, want: "10.0.1.0/24 reaches outside the pool's 10.0.0.0/24"},
+		{spec: IPPoolSpec{CIDR: "10.0.0.0/24", Gateway: "x"}, want: `spec.gateway: Invalid value: "x": "x" is not`},
+		{spec: IPPoolSpec{CIDR: "10.0.0.0/24", BlockSize: &five}, want: "blocks of 10.0.0.0/24 must be /24 to /32"},
 	}
 	for _, tt := range tests {
 		if _, err := tt.spec.Layout(); err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -1,9 +1,10 @@
 package v1alpha1
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Default block sizes: a /24 holds 254 pods (after a node's share of the
@@ -25,37 +26,20 @@ type Layout struct {
 }
 
 // Layout parses the spec into its usable addresses and blocks. It fails on a
-// spec the CRD's rules and the webhook would have refused, so that callers
-// never guess at a broken pool.
+// spec that Validate refuses (the admission webhook would have), so that
+// callers never guess at a broken pool.
 func (s *IPPoolSpec) Layout() (Layout, error) {
-	prefix, err := ParsePrefix(s.CIDR)
-	if err != nil {
-		return Layout{}, fmt.Errorf("cidr: %w", err)
+	prefix, errs := s.Validate(field.NewPath("spec"))
+	if len(errs) > 0 {
+		return Layout{}, errs.ToAggregate()
 	}
-	var errs []error
 	exclude := make([]Range, 0, len(s.Exclude))
 	for _, e := range s.Exclude {
-		r, err := ParseRange(e)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("exclude: %w", err))
-			continue
-		}
+		r, _ := ParseRange(e) // Validate has parsed it
 		exclude = append(exclude, r)
 	}
-	var gateway netip.Addr
-	if s.Gateway != "" {
-		if gateway, err = ParseAddr(s.Gateway); err != nil {
-			errs = append(errs, fmt.Errorf("gateway: %w", err))
-		}
-	}
-	bits := s.EffectiveBlockSize(prefix)
-	if bits < prefix.Bits() || bits > prefix.Addr().BitLen() {
-		errs = append(errs, fmt.Errorf("blockSize %d is not between %d and %d", bits, prefix.Bits(), prefix.Addr().BitLen()))
-	}
-	if len(errs) > 0 {
-		return Layout{}, errors.Join(errs...)
-	}
-	return Layout{AddressSpace: NewAddressSpace(prefix, exclude, gateway), BlockBits: bits}, nil
+	gateway, _ := ParseAddr(s.Gateway) // invalid (and so ignored) when unset
+	return Layout{AddressSpace: NewAddressSpace(prefix, exclude, gateway), BlockBits: s.EffectiveBlockSize(prefix)}, nil
 }
 
 // EffectiveBlockSize returns spec.blockSize, or the default for the family of
