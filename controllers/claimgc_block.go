@@ -19,7 +19,7 @@ import (
 // Address claim of its pool lies inside it. No grace period is needed: no
 // pod runs on a node that does not exist, and a block that still holds
 // addresses is kept until the last of them is released.
-func (r *ClaimGCReconciler) reconcileBlock(ctx context.Context, claim *ipamv1alpha1.IPClaim) (ctrl.Result, error) {
+func (r *IPClaimReconciler) reconcileBlock(ctx context.Context, claim *ipamv1alpha1.IPClaim) (ctrl.Result, error) {
 	if claim.Spec.Node == "" {
 		return ctrl.Result{}, nil
 	}
@@ -37,7 +37,7 @@ func (r *ClaimGCReconciler) reconcileBlock(ctx context.Context, claim *ipamv1alp
 
 // nodeGone reports whether the node is missing from the cache and, to be
 // sure, from the API server.
-func (r *ClaimGCReconciler) nodeGone(ctx context.Context, name string) (bool, error) {
+func (r *IPClaimReconciler) nodeGone(ctx context.Context, name string) (bool, error) {
 	for _, reader := range []client.Reader{r.Client, r.APIReader} {
 		node := &metav1.PartialObjectMetadata{}
 		node.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
@@ -57,7 +57,7 @@ func (r *ClaimGCReconciler) nodeGone(ctx context.Context, name string) (bool, er
 // since labels are only as good as whoever wrote them; then, because the
 // cache may miss a claim created a moment ago, the API server is asked for
 // one labelled with the block, which the allocator always sets.
-func (r *ClaimGCReconciler) blockInUse(ctx context.Context, block *ipamv1alpha1.IPClaim) (bool, error) {
+func (r *IPClaimReconciler) blockInUse(ctx context.Context, block *ipamv1alpha1.IPClaim) (bool, error) {
 	prefix, err := netip.ParsePrefix(block.Spec.CIDR)
 	if err != nil {
 		return true, nil // the CRD refuses such a claim; never release what cannot be checked

@@ -29,14 +29,14 @@ const (
 	eventReleased = "Released"
 )
 
-// ClaimGCReconciler collects leaked claims: an Address claim whose pod
+// IPClaimReconciler collects leaked claims: an Address claim whose pod
 // (namespace, name and uid) is gone, because a CNI DEL never came or failed
 // for good, and the empty Block claims of deleted nodes. It releases nothing
 // on a single observation: an Address claim is first marked Orphaned, and
 // only after a grace period and a fresh read from the API server is it
 // deleted, with preconditions that refuse if the claim changed meanwhile.
 // Pod IPs are never evidence: the kubelet reports them after ADD returns.
-type ClaimGCReconciler struct {
+type IPClaimReconciler struct {
 	// Client reads from the manager's cache, where pods and nodes are kept
 	// as metadata only.
 	client.Client
@@ -60,7 +60,7 @@ type ClaimGCReconciler struct {
 // deleted, when an address inside a block is released, and on every scan.
 // Pods and nodes are watched as metadata only, so that the cache stays
 // small in large clusters.
-func (r *ClaimGCReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *IPClaimReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	deletions := builder.WithPredicates(predicate.Funcs{
 		CreateFunc:  func(event.CreateEvent) bool { return false },
 		UpdateFunc:  func(event.UpdateEvent) bool { return false },
@@ -78,7 +78,7 @@ func (r *ClaimGCReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // Reconcile looks at one claim and marks or releases it when its holder is
 // gone.
-func (r *ClaimGCReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *IPClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	claim := &ipamv1alpha1.IPClaim{}
 	if err := r.Get(ctx, req.NamespacedName, claim); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -107,7 +107,7 @@ func (r *ClaimGCReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 // the UID and resourceVersion preconditions make the API server refuse when
 // the claim was deleted and recreated for another pod, or changed, since.
 // Such a claim is looked at again, never forced.
-func (r *ClaimGCReconciler) release(ctx context.Context, claim *ipamv1alpha1.IPClaim, reason, why string) (ctrl.Result, error) {
+func (r *IPClaimReconciler) release(ctx context.Context, claim *ipamv1alpha1.IPClaim, reason, why string) (ctrl.Result, error) {
 	uid, version := claim.UID, claim.ResourceVersion
 	err := r.Delete(ctx, claim, client.Preconditions{UID: &uid, ResourceVersion: &version})
 	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
@@ -126,7 +126,7 @@ func (r *ClaimGCReconciler) release(ctx context.Context, claim *ipamv1alpha1.IPC
 
 // claimsOfPod maps a pod deletion to the Address claims made for that pod,
 // found by the pod's uid, so that a new pod with the same name is no alibi.
-func (r *ClaimGCReconciler) claimsOfPod(ctx context.Context, pod client.Object) []reconcile.Request {
+func (r *IPClaimReconciler) claimsOfPod(ctx context.Context, pod client.Object) []reconcile.Request {
 	if pod.GetUID() == "" {
 		return nil
 	}
@@ -134,13 +134,13 @@ func (r *ClaimGCReconciler) claimsOfPod(ctx context.Context, pod client.Object) 
 }
 
 // blocksOfNode maps a node deletion to the node's Block claims.
-func (r *ClaimGCReconciler) blocksOfNode(ctx context.Context, node client.Object) []reconcile.Request {
+func (r *IPClaimReconciler) blocksOfNode(ctx context.Context, node client.Object) []reconcile.Request {
 	return r.claimsMatching(ctx, client.MatchingFields{ipamv1alpha1.FieldNode: node.GetName()}, ipamv1alpha1.ClaimTypeBlock)
 }
 
 // claimsMatching lists the claims of one type that match fields in the
 // cache.
-func (r *ClaimGCReconciler) claimsMatching(ctx context.Context, fields client.MatchingFields, typ ipamv1alpha1.ClaimType) []reconcile.Request {
+func (r *IPClaimReconciler) claimsMatching(ctx context.Context, fields client.MatchingFields, typ ipamv1alpha1.ClaimType) []reconcile.Request {
 	claims := &ipamv1alpha1.IPClaimList{}
 	if err := r.List(ctx, claims, fields); err != nil {
 		logf.FromContext(ctx).Error(err, "Cannot list claims to look at", "fields", fields)
@@ -175,7 +175,7 @@ func blockOfAddress(_ context.Context, obj client.Object) []reconcile.Request {
 // scans (sources start with the controller), and the workqueue stays empty
 // between scans instead of holding a timer for every claim, as a RequeueAfter
 // on each reconcile would.
-func (r *ClaimGCReconciler) scanPeriodically(ctx context.Context, queue workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+func (r *IPClaimReconciler) scanPeriodically(ctx context.Context, queue workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
 	go func() {
 		ticker := time.NewTicker(r.ScanInterval)
 		defer ticker.Stop()

@@ -151,7 +151,7 @@ func TestGCReleasesEmptyBlocksOfDeletedNode(t *testing.T) {
 
 func TestReleaseRefusesClaimChangedSinceObserved(t *testing.T) {
 	ctx := context.Background()
-	gc := &ClaimGCReconciler{Client: env.Client, APIReader: env.Client, Recorder: mgr.GetEventRecorder("test")}
+	gc := &IPClaimReconciler{Client: env.Client, APIReader: env.Client, Recorder: mgr.GetEventRecorder("test")}
 	const name = "10.108.0.5"
 	// Owners without a pod keep the running collector out of the way.
 	createClaim(t, addressClaim("gc", name, 28, runtimeOwner("first")))

@@ -63,7 +63,7 @@ func podExists(ctx context.Context, reader client.Reader, p podRef) (bool, error
 // reconcileAddress marks an Address claim Orphaned when the cache shows its
 // pod gone, and releases it once it has been Orphaned for the grace period
 // and the API server confirms that the pod is still gone.
-func (r *ClaimGCReconciler) reconcileAddress(ctx context.Context, claim *ipamv1alpha1.IPClaim) (ctrl.Result, error) {
+func (r *IPClaimReconciler) reconcileAddress(ctx context.Context, claim *ipamv1alpha1.IPClaim) (ctrl.Result, error) {
 	pod, ok := ownerPod(claim)
 	if !ok {
 		return ctrl.Result{}, nil
@@ -99,7 +99,7 @@ func (r *ClaimGCReconciler) reconcileAddress(ctx context.Context, claim *ipamv1a
 
 // markOrphaned records, in the claim's status, that its pod was seen gone
 // and when, so that users see what will happen before it does.
-func (r *ClaimGCReconciler) markOrphaned(ctx context.Context, claim *ipamv1alpha1.IPClaim, pod podRef) error {
+func (r *IPClaimReconciler) markOrphaned(ctx context.Context, claim *ipamv1alpha1.IPClaim, pod podRef) error {
 	msg := fmt.Sprintf("Pod %s is gone: the claim is released %s after this time unless the pod is found again.", pod, r.GracePeriod)
 	if err := r.setOrphaned(ctx, claim, metav1.ConditionTrue, ipamv1alpha1.ReasonPodGone, msg); err != nil {
 		return err
@@ -111,7 +111,7 @@ func (r *ClaimGCReconciler) markOrphaned(ctx context.Context, claim *ipamv1alpha
 
 // markFound clears Orphaned when the pod turned out to exist. Claims never
 // marked are left alone, so that live claims cost no writes.
-func (r *ClaimGCReconciler) markFound(ctx context.Context, claim *ipamv1alpha1.IPClaim, pod podRef) error {
+func (r *IPClaimReconciler) markFound(ctx context.Context, claim *ipamv1alpha1.IPClaim, pod podRef) error {
 	if !meta.IsStatusConditionTrue(claim.Status.Conditions, ipamv1alpha1.ClaimOrphaned) {
 		return nil
 	}
@@ -121,7 +121,7 @@ func (r *ClaimGCReconciler) markFound(ctx context.Context, claim *ipamv1alpha1.I
 
 // setOrphaned patches the Orphaned condition. The optimistic lock makes the
 // patch fail rather than mark a claim recreated in between.
-func (r *ClaimGCReconciler) setOrphaned(ctx context.Context, claim *ipamv1alpha1.IPClaim, status metav1.ConditionStatus, reason, msg string) error {
+func (r *IPClaimReconciler) setOrphaned(ctx context.Context, claim *ipamv1alpha1.IPClaim, status metav1.ConditionStatus, reason, msg string) error {
 	orig := claim.DeepCopy()
 	meta.SetStatusCondition(&claim.Status.Conditions, metav1.Condition{
 		Type: ipamv1alpha1.ClaimOrphaned, Status: status, Reason: reason, Message: msg, ObservedGeneration: claim.Generation,

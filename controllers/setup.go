@@ -34,7 +34,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := pools.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the IPPool controller: %w", err)
 	}
-	gc := &ClaimGCReconciler{
+	gc := &IPClaimReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder,
 		GracePeriod: opts.GCGracePeriod, ScanInterval: opts.GCScanInterval,
 	}

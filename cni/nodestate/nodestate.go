@@ -150,7 +150,7 @@ func (d *Dir) SavePool(pool string, st PoolState) error {
 	}
 	data, err := json.Marshal(st)
 	if err != nil {
-		return err
+		return fmt.Errorf("save the state of pool %s: %w", pool, err)
 	}
 	tmp, err := os.CreateTemp(d.path, pool+".state.*")
 	if err != nil {
@@ -164,7 +164,10 @@ func (d *Dir) SavePool(pool string, st PoolState) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("save the state of pool %s: %w", pool, err)
 	}
-	return os.Rename(tmp.Name(), d.statePath(pool))
+	if err := os.Rename(tmp.Name(), d.statePath(pool)); err != nil {
+		return fmt.Errorf("save the state of pool %s: %w", pool, err)
+	}
+	return nil
 }
 
 func (d *Dir) statePath(pool string) string {

@@ -35,6 +35,7 @@ const (
 // releases the claims, and the runtime's GC releases a stale attachment.
 // The namespaces and the bridge are removed afterwards.
 func TestBridgeWithIPKeeper(t *testing.T) {
+	requireRoot(t)
 	ctx := context.Background()
 	setUpPool(t)
 	bridge := fmt.Sprintf("ipkbr%d", os.Getpid()%100000)

@@ -27,12 +27,22 @@ var (
 	kubeconfig string
 )
 
+// notRoot says why the tests skip when not run as root.
+const notRoot = "the network tests create network namespaces, veth pairs and a bridge, which needs root: run them as root (CI does)"
+
 func TestMain(m *testing.M) {
 	if os.Geteuid() != 0 {
-		fmt.Println("SKIP: the network tests create network namespaces, veth pairs and a bridge, which needs root; run them as root (CI does)")
-		os.Exit(0)
+		os.Exit(m.Run()) // every test skips, saying why
 	}
 	os.Exit(run(m))
+}
+
+// requireRoot skips a test that needs root when not run as root.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip(notRoot)
+	}
 }
 
 func run(m *testing.M) int {
