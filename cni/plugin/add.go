@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"net/netip"
 	"sync"
 
 	"github.com/containernetworking/cni/pkg/skel"
@@ -24,7 +23,7 @@ func (p *Plugin) Add(ctx context.Context, args *skel.CmdArgs) (types.Result, err
 	}
 	in, err := p.readInputs(ctx, pod)
 	if err != nil {
-		return nil, asCNIError("read the pod, its namespace, the node and the pools", err)
+		return nil, asCNIError("read the pod, its namespace and the pools", err)
 	}
 	families, err := p.plan(ctx, in)
 	if err != nil {
@@ -35,15 +34,26 @@ func (p *Plugin) Add(ctx context.Context, args *skel.CmdArgs) (types.Result, err
 	if err != nil {
 		return nil, asCNIError("reserve addresses", err)
 	}
-	// A repeated ADD may return claims of pools this one did not choose.
-	for _, claim := range claims {
-		if in.pools[claim.Spec.Pool] == nil {
-			if in.pools[claim.Spec.Pool], err = p.API.Pool(ctx, claim.Spec.Pool); err != nil {
-				return nil, asCNIError("read the pool of a reserved address", err)
-			}
-		}
+	if err := p.readPoolsOf(ctx, claims, in); err != nil {
+		return nil, asCNIError("read the pool of a reserved address", err)
 	}
 	return buildResult(p.Config.Network.CNIVersion, claims, in.pools)
+}
+
+// readPoolsOf reads the pools of claims not read yet: a repeated ADD may
+// return claims of pools this one did not choose.
+func (p *Plugin) readPoolsOf(ctx context.Context, claims []*ipamv1alpha1.IPClaim, in *inputs) error {
+	for _, claim := range claims {
+		if in.pools[claim.Spec.Pool] != nil {
+			continue
+		}
+		pool, err := p.API.Pool(ctx, claim.Spec.Pool)
+		if err != nil {
+			return err
+		}
+		in.pools[claim.Spec.Pool] = pool
+	}
+	return nil
 }
 
 // inputs are what an ADD reads before it allocates.
@@ -87,6 +97,8 @@ func (p *Plugin) readInputs(ctx context.Context, pod podArgs) (*inputs, error) {
 	return in, nil
 }
 
+// readPod reads the pod's annotations, and its uid when the runtime did not
+// pass K8S_POD_UID.
 func (p *Plugin) readPod(ctx context.Context, pod podArgs, in *inputs) error {
 	meta, err := p.API.PodMeta(ctx, pod.Namespace, pod.Name)
 	if err != nil {
@@ -102,6 +114,8 @@ func (p *Plugin) readPod(ctx context.Context, pod podArgs, in *inputs) error {
 	return nil
 }
 
+// readMeta reads the annotations and labels of a namespace or node; a
+// missing object leaves them empty.
 func (p *Plugin) readMeta(ctx context.Context, kind, namespace, name string, annotations, labels *map[string]string) error {
 	meta, err := p.API.ObjectMeta(ctx, kind, namespace, name)
 	if err != nil || meta == nil {
@@ -116,6 +130,8 @@ func (p *Plugin) readMeta(ctx context.Context, kind, namespace, name string, ann
 	return nil
 }
 
+// readPool reads a pool into in; mu guards in.pools against the other
+// reads running beside it.
 func (p *Plugin) readPool(ctx context.Context, name string, in *inputs, mu *sync.Mutex) error {
 	pool, err := p.API.Pool(ctx, name)
 	if err != nil {
@@ -153,7 +169,7 @@ func (p *Plugin) plan(ctx context.Context, in *inputs) ([]poolchoice.Family, err
 		return nil, err
 	}
 	for _, addr := range requested {
-		if families, err = pinAddress(families, addr, source); err != nil {
+		if families, err = poolchoice.Pin(families, addr, source); err != nil {
 			return nil, err
 		}
 	}
@@ -169,24 +185,6 @@ func (p *Plugin) readNodeLabels(ctx context.Context, names []string, in *inputs)
 		}
 	}
 	return nil
-}
-
-// pinAddress narrows the family of addr to the pool that holds it.
-func pinAddress(families []poolchoice.Family, addr netip.Addr, source string) ([]poolchoice.Family, error) {
-	for i, f := range families {
-		if f.IPv4 != addr.Is4() {
-			continue
-		}
-		for _, pool := range f.Pools {
-			if prefix, err := netip.ParsePrefix(pool.Spec.CIDR); err == nil && prefix.Contains(addr) {
-				families[i].Pools = []*ipamv1alpha1.IPPool{pool}
-				families[i].Requested = addr
-				return families, nil
-			}
-		}
-	}
-	return nil, cnierr.New(cnierr.BadAnnotation, "address %s asked for in annotation %s lies in none of the pools chosen by the %s: ask for an address of one of them",
-		addr, ipamv1alpha1.AnnotationIPs, source)
 }
 
 // owner describes the container interface the claims are for.

@@ -197,3 +197,22 @@ func readiness(c *metav1.Condition) string {
 	}
 	return fmt.Sprintf("%s: %s", c.Reason, c.Message)
 }
+
+// Pin narrows the family of addr, an address the pod asked for, to the pool
+// that holds it. source names where the pools came from, for the message.
+func Pin(families []Family, addr netip.Addr, source string) ([]Family, error) {
+	for i, f := range families {
+		if f.IPv4 != addr.Is4() {
+			continue
+		}
+		for _, pool := range f.Pools {
+			if prefix, err := ipamv1alpha1.ParsePrefix(pool.Spec.CIDR); err == nil && prefix.Contains(addr) {
+				families[i].Pools = []*ipamv1alpha1.IPPool{pool}
+				families[i].Requested = addr
+				return families, nil
+			}
+		}
+	}
+	return nil, cnierr.New(cnierr.BadAnnotation, "address %s asked for in annotation %s lies in none of the pools chosen by the %s: ask for an address of one of them",
+		addr, ipamv1alpha1.AnnotationIPs, source)
+}

@@ -2,6 +2,7 @@ package poolchoice
 
 import (
 	"errors"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -146,5 +147,22 @@ func TestChoose(t *testing.T) {
 				t.Fatalf("families = %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestPin(t *testing.T) {
+	v4, spare, v6 := readyPool("v4", "10.0.0.0/16"), readyPool("spare", "10.1.0.0/16"), readyPool("v6", "fd00::/64")
+	families := []Family{{IPv4: true, Pools: []*ipamv1alpha1.IPPool{v4, spare}}, {Pools: []*ipamv1alpha1.IPPool{v6}}}
+	pinned, err := Pin(families, netip.MustParseAddr("10.1.2.3"), "CNI configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pinned[0].Pools) != 1 || pinned[0].Pools[0] != spare || pinned[0].Requested.String() != "10.1.2.3" || len(pinned[1].Pools) != 1 {
+		t.Fatalf("pinned = %+v; want the IPv4 family narrowed to spare, the IPv6 family untouched", pinned)
+	}
+	_, err = Pin(families, netip.MustParseAddr("192.168.0.1"), "pod annotation")
+	var cniErr *types.Error
+	if !errors.As(err, &cniErr) || cniErr.Code != cnierr.BadAnnotation || !strings.Contains(cniErr.Msg, "lies in none of the pools chosen by the pod annotation") {
+		t.Fatalf("error = %v", err)
 	}
 }
