@@ -3,6 +3,15 @@
 # Image of the operator; the CNI plugin ships in the same image.
 IMG ?= ipkeeper:latest
 
+# The OLM bundle (make bundle): the operator's version, the fully qualified
+# operator image the bundle installs, the bundle image, and the CSV's
+# createdAt, fixed per version so that the bundle is the same on every run.
+VERSION ?= 0.1.0
+IMAGE_TAG_BASE ?= ghcr.io/ipkeeper/ipkeeper
+BUNDLE_OPERATOR_IMG ?= $(IMAGE_TAG_BASE):v$(VERSION)
+BUNDLE_IMG ?= $(IMAGE_TAG_BASE)-bundle:v$(VERSION)
+BUNDLE_CREATED_AT ?= 2026-11-26T00:00:00Z
+
 # Tool versions, installed into ./bin by `go install`.
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
@@ -42,7 +51,7 @@ generate: controller-gen ## Generate DeepCopy methods.
 
 .PHONY: fmt
 fmt: ## Format the code (gofmt).
-	gofmt -s -w $$(git ls-files '*.go' | grep -v '^test/tools/') test/tools
+	gofmt -s -w $$(git ls-files '*.go')
 
 .PHONY: vet
 vet: ## Run go vet.
@@ -58,11 +67,27 @@ test: manifests generate ## Run unit and integration tests on a real kube-apiser
 	KUBEBUILDER_ASSETS="$$assets" CNI_PLUGINS_DIR="$$plugins" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: verify
-verify: manifests generate ## Fail on drift in generated files, unformatted code, vet or lint findings.
+verify: manifests generate bundle ## Fail on drift in generated files, unformatted code, vet or lint findings.
 	hack/verify-clean.sh
 	@unformatted="$$(gofmt -s -l $$(git ls-files '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "Not gofmt -s formatted (run make fmt):"; echo "$$unformatted"; exit 1; fi
 	$(MAKE) vet lint
+
+# Benchmarks: go test flags of make bench (6 runs each, as benchstat needs for
+# a confidence interval; 3s each, so that an end-to-end run holds well over
+# a hundred ADDs), the file the results go to (*.out is ignored by git), and
+# the benchstat that compares them.
+BENCH_FLAGS ?= -count 6 -benchtime 3s
+BENCH_OUT ?= bench.out
+BENCHSTAT_VERSION ?= v0.0.0-20260908200009-22c9c6c9d4da
+BENCHSTAT = go run golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
+
+.PHONY: bench
+bench: manifests generate ## Run the benchmarks of test/perf (allocator; plugin against host-local on a real control plane) into BENCH_OUT; see docs/performance.md.
+	assets="$$($(TEST_ASSETS) envtest)"; plugins="$$($(TEST_ASSETS) cni-plugins)"; \
+	KUBEBUILDER_ASSETS="$$assets" CNI_PLUGINS_DIR="$$plugins" \
+	go test $(GO_TEST_FLAGS) -run '^$$' -bench . -benchmem $(BENCH_FLAGS) ./test/perf/ | tee $(BENCH_OUT)
+	@echo "Compare: $(BENCHSTAT) -col /plugin $(BENCH_OUT)   (and -col /pool, -col /fill, -col /taken)"
 
 ##@ Build
 
@@ -97,6 +122,14 @@ deploy: manifests kustomize ## Deploy the operator into the cluster of the curre
 .PHONY: undeploy
 undeploy: kustomize ## Remove the operator from the cluster of the current kubeconfig.
 	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
+
+.PHONY: bundle
+bundle: manifests ## Generate the OLM bundle (bundle/, bundle.Dockerfile) from config/ for VERSION and BUNDLE_OPERATOR_IMG.
+	go run ./hack/bundle -version $(VERSION) -image $(BUNDLE_OPERATOR_IMG) -created-at $(BUNDLE_CREATED_AT)
+
+.PHONY: bundle-build
+bundle-build: bundle ## Build the bundle image BUNDLE_IMG (needs a Docker engine).
+	docker build -f bundle.Dockerfile -t $(BUNDLE_IMG) .
 
 ##@ Dependencies
 

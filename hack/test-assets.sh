@@ -5,7 +5,9 @@
 # directory holding the binaries.
 #
 #   hack/test-assets.sh envtest       kube-apiserver and etcd (KUBEBUILDER_ASSETS)
-#   hack/test-assets.sh cni-plugins   the reference CNI plugins (bridge, loopback)
+#   hack/test-assets.sh cni-plugins   the reference CNI plugins (bridge, loopback,
+#                                     and host-local, the node-local IPAM that
+#                                     the benchmarks in test/perf compare with)
 #
 # KUBEBUILDER_ASSETS and CNI_PLUGINS_DIR, when set, are used as they are.
 # IPKEEPER_CACHE moves the cache (default: $XDG_CACHE_HOME/ipkeeper or
@@ -62,9 +64,10 @@ cni-plugins)
 		exit 0
 	fi
 	plugins=$(version github.com/containernetworking/plugins)
-	build "$cache/cni-plugins/$plugins-$platform" "bridge loopback" \
+	build "$cache/cni-plugins/$plugins-$platform" "bridge loopback host-local" \
 		github.com/containernetworking/plugins/plugins/main/bridge \
-		github.com/containernetworking/plugins/plugins/main/loopback
+		github.com/containernetworking/plugins/plugins/main/loopback \
+		github.com/containernetworking/plugins/plugins/ipam/host-local
 	;;
 *)
 	echo "usage: $0 envtest|cni-plugins" >&2
