@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/api/v1alpha1/claimindex"
 	"github.com/ipkeeper/ipkeeper/controllers"
 	"github.com/ipkeeper/ipkeeper/webhooks"
 )
@@ -89,7 +90,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	if err := ipamv1alpha1.IndexFields(ctx, mgr.GetFieldIndexer()); err != nil {
+	if err := claimindex.Register(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
 	if err := controllers.SetupWithManager(mgr, o.controllers); err != nil {

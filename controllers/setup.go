@@ -24,7 +24,7 @@ type Options struct {
 }
 
 // SetupWithManager registers every controller with mgr. The manager's cache
-// must already index IPClaim fields (ipamv1alpha1.IndexFields).
+// must already index IPClaim fields (claimindex.Register).
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if opts.GCGracePeriod <= 0 || opts.GCScanInterval <= 0 {
 		return errors.New("the claim garbage collector needs a positive grace period and scan interval (--gc-grace-period, --gc-scan-interval), such as 60s")

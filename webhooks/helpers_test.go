@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/api/v1alpha1/claimindex"
 )
 
 // builderIndexer registers field indexes on a fake client builder, so that
@@ -35,7 +36,7 @@ func fakeReader(t *testing.T, objs ...client.Object) client.Client {
 		t.Fatal(err)
 	}
 	b := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...)
-	if err := ipamv1alpha1.IndexFields(context.Background(), builderIndexer{b}); err != nil {
+	if err := claimindex.Register(context.Background(), builderIndexer{b}); err != nil {
 		t.Fatal(err)
 	}
 	return b.Build()

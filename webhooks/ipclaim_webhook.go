@@ -29,7 +29,7 @@ var ipkeeperLabels = []string{ipamv1alpha1.LabelPool, ipamv1alpha1.LabelNode, ip
 // one container by index, never a scan of the pool.
 type IPClaimValidator struct {
 	// Reader reads pools and claims: the manager's cache, with the IPClaim
-	// field indexes of ipamv1alpha1.IndexFields.
+	// field indexes of claimindex.Register.
 	Reader client.Reader
 }
 

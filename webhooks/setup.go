@@ -19,7 +19,7 @@ import (
 
 // SetupWithManager registers the validators with mgr's webhook server. The
 // manager's cache must already index IPClaim fields
-// (ipamv1alpha1.IndexFields).
+// (claimindex.Register).
 func SetupWithManager(mgr ctrl.Manager) error {
 	pools := &IPPoolValidator{Reader: mgr.GetCache()}
 	if err := forgetCachedPools(mgr, pools); err != nil {

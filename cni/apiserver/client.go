@@ -4,6 +4,11 @@
 // informers: each call is one request, answered from the API server's watch
 // cache wherever a stale answer is harmless, and only the node's own
 // objects are ever listed on the common path.
+//
+// It is built on client-go's dynamic and metadata clients rather than a
+// typed client with a full scheme: a plugin process starts for every CNI
+// call, and registering every built-in API group would cost more CPU than
+// the call itself.
 package apiserver
 
 import (
@@ -15,16 +20,17 @@ import (
 	"sync/atomic"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/allocator"
@@ -32,9 +38,22 @@ import (
 
 var _ allocator.Store = (*Client)(nil)
 
+// The resources the plugin uses.
+var (
+	claimsResource = ipamv1alpha1.GroupVersion.WithResource("ipclaims")
+	poolsResource  = ipamv1alpha1.GroupVersion.WithResource("ippools")
+	coreResources  = map[string]schema.GroupVersionResource{
+		"Pod":       {Version: "v1", Resource: "pods"},
+		"Namespace": {Version: "v1", Resource: "namespaces"},
+		"Node":      {Version: "v1", Resource: "nodes"},
+	}
+)
+
 // Client talks to the API server for one CNI call.
 type Client struct {
-	c client.Client
+	claims dynamic.ResourceInterface
+	pools  dynamic.ResourceInterface
+	meta   metadata.Interface
 	// requests counts HTTP requests, to measure round trips per call.
 	requests *atomic.Int64
 }
@@ -49,8 +68,8 @@ func LoadConfig(kubeconfig string, timeout time.Duration) (*rest.Config, error) 
 	return cfg, nil
 }
 
-// New returns a Client for cfg. It makes no request: the kinds it uses are
-// known in advance, so no discovery is needed.
+// New returns a Client for cfg. It makes no request: the resources it uses
+// are known in advance, so no discovery is needed.
 func New(cfg *rest.Config) (*Client, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.UserAgent = "ipkeeper-cni"
@@ -64,69 +83,47 @@ func New(cfg *rest.Config) (*Client, error) {
 			return rt.RoundTrip(req)
 		})
 	})
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	if err := ipamv1alpha1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: staticMapper()})
+	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create API client: %w", err)
 	}
-	return &Client{c: c, requests: requests}, nil
+	meta, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create API client: %w", err)
+	}
+	return &Client{claims: dyn.Resource(claimsResource), pools: dyn.Resource(poolsResource), meta: meta, requests: requests}, nil
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
-// staticMapper maps the few kinds the plugin uses to their resources.
-func staticMapper() meta.RESTMapper {
-	core, ipam := corev1.SchemeGroupVersion, ipamv1alpha1.GroupVersion
-	m := meta.NewDefaultRESTMapper([]schema.GroupVersion{core, ipam})
-	m.Add(core.WithKind("Pod"), meta.RESTScopeNamespace)
-	m.Add(core.WithKind("Namespace"), meta.RESTScopeRoot)
-	m.Add(core.WithKind("Node"), meta.RESTScopeRoot)
-	m.Add(ipam.WithKind("IPPool"), meta.RESTScopeRoot)
-	m.Add(ipam.WithKind("IPClaim"), meta.RESTScopeRoot)
-	return m
-}
-
 // Requests returns how many HTTP requests the client has made.
 func (c *Client) Requests() int64 { return c.requests.Load() }
 
 // fromWatchCache asks for whatever the API server's watch cache holds, for
 // reads where a slightly stale answer is harmless.
-var fromWatchCache = &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "0"}}
+var fromWatchCache = metav1.GetOptions{ResourceVersion: "0"}
+
+// PodMeta returns a pod's metadata, read consistently: the pod may have been
+// created a moment ago. A missing pod is (nil, nil).
+func (c *Client) PodMeta(ctx context.Context, namespace, name string) (*metav1.PartialObjectMetadata, error) {
+	return c.objectMeta(ctx, "Pod", namespace, name, metav1.GetOptions{})
+}
 
 // ObjectMeta returns the metadata of a namespace or node (kind), read from
 // the watch cache; a missing object is (nil, nil).
-func (c *Client) ObjectMeta(ctx context.Context, kind, namespace, name string) (*metav1.PartialObjectMetadata, error) {
-	obj := &metav1.PartialObjectMetadata{}
-	obj.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
-	err := c.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj, fromWatchCache)
+func (c *Client) ObjectMeta(ctx context.Context, kind, name string) (*metav1.PartialObjectMetadata, error) {
+	return c.objectMeta(ctx, kind, "", name, fromWatchCache)
+}
+
+func (c *Client) objectMeta(ctx context.Context, kind, namespace, name string, opts metav1.GetOptions) (*metav1.PartialObjectMetadata, error) {
+	obj, err := c.meta.Resource(coreResources[kind]).Namespace(namespace).Get(ctx, name, opts)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get %s %s: %w", kind, objectName(namespace, name), err)
-	}
-	return obj, nil
-}
-
-// PodMeta returns a pod's metadata, read consistently: the pod may have been
-// created a moment ago. A missing pod is (nil, nil).
-func (c *Client) PodMeta(ctx context.Context, namespace, name string) (*metav1.PartialObjectMetadata, error) {
-	obj := &metav1.PartialObjectMetadata{}
-	obj.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
-	err := c.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj)
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get pod %s/%s: %w", namespace, name, err)
 	}
 	return obj, nil
 }
@@ -142,10 +139,13 @@ func objectName(namespace, name string) string {
 // exist. A stale pool is harmless: the admission webhook checks the live
 // pool on every claim.
 func (c *Client) Pool(ctx context.Context, name string) (*ipamv1alpha1.IPPool, error) {
-	pool := &ipamv1alpha1.IPPool{}
-	err := c.c.Get(ctx, client.ObjectKey{Name: name}, pool, fromWatchCache)
+	obj, err := c.pools.Get(ctx, name, fromWatchCache)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
+	}
+	pool := &ipamv1alpha1.IPPool{}
+	if err == nil {
+		err = fromUnstructured(obj, pool)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get pool %s: %w", name, err)
@@ -160,21 +160,25 @@ func (c *Client) Pool(ctx context.Context, name string) (*ipamv1alpha1.IPPool, e
 // consistent, which may wait for the cache to catch up with every write in
 // the cluster.
 func (c *Client) NodeClaims(ctx context.Context, node, notOlderThan string) ([]ipamv1alpha1.IPClaim, error) {
-	byNode := client.MatchingLabels{ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(node)}
-	if notOlderThan != "" {
-		if claims, err := c.nodeClaimsNotOlderThan(ctx, byNode, notOlderThan); err == nil || ctx.Err() != nil {
-			return claims, err
-		}
-		// The watch cache did not reach the node's last write in time: it
-		// lags, or the node remembers a write newer than anything the API
-		// server has (the cluster was restored or rebuilt under it). A
-		// consistent list settles both.
-	}
-	var list ipamv1alpha1.IPClaimList
-	if err := c.c.List(ctx, &list, byNode); err != nil {
+	selector := labels.SelectorFromSet(labels.Set{ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(node)}).String()
+	claims, err := c.listClaims(ctx, metav1.ListOptions{LabelSelector: selector}, notOlderThan)
+	if err != nil {
 		return nil, fmt.Errorf("list the claims of node %s: %w", node, err)
 	}
-	return list.Items, nil
+	return claims, nil
+}
+
+// ContainerClaims lists the claims of a CNI container ID by field selector
+// (spec.owner.containerID is a selectable field). It must not miss a claim
+// the node created: like NodeClaims, it reads not older than the node's
+// last write, or consistently.
+func (c *Client) ContainerClaims(ctx context.Context, containerID, notOlderThan string) ([]ipamv1alpha1.IPClaim, error) {
+	selector := fields.OneTermEqualSelector(ipamv1alpha1.FieldContainerID, containerID).String()
+	claims, err := c.listClaims(ctx, metav1.ListOptions{FieldSelector: selector}, notOlderThan)
+	if err != nil {
+		return nil, fmt.Errorf("list the claims of container %s: %w", containerID, err)
+	}
+	return claims, nil
 }
 
 // notOlderThanWait bounds how long the watch cache may take to reach the
@@ -183,37 +187,44 @@ func (c *Client) NodeClaims(ctx context.Context, node, notOlderThan string) ([]i
 // times out.
 const notOlderThanWait = time.Second
 
-func (c *Client) nodeClaimsNotOlderThan(ctx context.Context, byNode client.MatchingLabels, version string) ([]ipamv1alpha1.IPClaim, error) {
-	ctx, cancel := context.WithTimeout(ctx, notOlderThanWait)
-	defer cancel()
-	var list ipamv1alpha1.IPClaimList
-	err := c.c.List(ctx, &list, byNode, &client.ListOptions{Raw: &metav1.ListOptions{
-		ResourceVersion: version, ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan,
-	}})
-	return list.Items, err
+// listClaims lists claims not older than a resourceVersion, or
+// consistently when there is none or the watch cache does not reach it in
+// time: the cache lags, or the node remembers a write newer than anything
+// the API server has (the cluster was restored or rebuilt under it).
+func (c *Client) listClaims(ctx context.Context, opts metav1.ListOptions, notOlderThan string) ([]ipamv1alpha1.IPClaim, error) {
+	if notOlderThan != "" {
+		waitCtx, cancel := context.WithTimeout(ctx, notOlderThanWait)
+		fresh := opts
+		fresh.ResourceVersion, fresh.ResourceVersionMatch = notOlderThan, metav1.ResourceVersionMatchNotOlderThan
+		list, err := c.claims.List(waitCtx, fresh)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return claimsOf(list, err)
+		}
+	}
+	return claimsOf(c.claims.List(ctx, opts))
 }
 
-// ContainerClaims lists the claims of a CNI container ID by field selector
-// (spec.owner.containerID is a selectable field). The list is consistent: a
-// DEL that missed a claim created a moment ago would leak its address.
-func (c *Client) ContainerClaims(ctx context.Context, containerID string) ([]ipamv1alpha1.IPClaim, error) {
-	var list ipamv1alpha1.IPClaimList
-	err := c.c.List(ctx, &list, client.MatchingFields{ipamv1alpha1.FieldContainerID: containerID})
+// claimsOf converts a list of claims to their type.
+func claimsOf(list *unstructured.UnstructuredList, err error) ([]ipamv1alpha1.IPClaim, error) {
 	if err != nil {
-		return nil, fmt.Errorf("list the claims of container %s: %w", containerID, err)
+		return nil, err
 	}
-	return list.Items, nil
+	claims := make([]ipamv1alpha1.IPClaim, len(list.Items))
+	for i := range list.Items {
+		if err := fromUnstructured(&list.Items[i], &claims[i]); err != nil {
+			return nil, err
+		}
+	}
+	return claims, nil
 }
 
 // poolClaims lists the pool's claims of one type, as metadata only and from
 // the watch cache: names and labels say all that is needed, and a stale list
 // only costs a failed create.
 func (c *Client) poolClaims(ctx context.Context, pool string, typ ipamv1alpha1.ClaimType) ([]metav1.PartialObjectMetadata, error) {
-	list := &metav1.PartialObjectMetadataList{}
-	list.SetGroupVersionKind(ipamv1alpha1.GroupVersion.WithKind("IPClaimList"))
-	err := c.c.List(ctx, list,
-		client.MatchingFields{ipamv1alpha1.FieldPool: pool, ipamv1alpha1.FieldType: string(typ)},
-		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}})
+	selector := fields.SelectorFromSet(fields.Set{ipamv1alpha1.FieldPool: pool, ipamv1alpha1.FieldType: string(typ)}).String()
+	list, err := c.meta.Resource(claimsResource).List(ctx, metav1.ListOptions{FieldSelector: selector, ResourceVersion: "0"})
 	if err != nil {
 		return nil, fmt.Errorf("list the %s claims of pool %s: %w", typ, pool, err)
 	}
@@ -252,10 +263,13 @@ func (c *Client) PoolAddresses(ctx context.Context, pool string) ([]netip.Addr, 
 
 // Get implements allocator.Store with a consistent read.
 func (c *Client) Get(ctx context.Context, name string) (*ipamv1alpha1.IPClaim, error) {
-	claim := &ipamv1alpha1.IPClaim{}
-	err := c.c.Get(ctx, client.ObjectKey{Name: name}, claim)
+	obj, err := c.claims.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("get claim %s: %w", name, allocator.ErrNotFound)
+	}
+	claim := &ipamv1alpha1.IPClaim{}
+	if err == nil {
+		err = fromUnstructured(obj, claim)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get claim %s: %w", name, err)
@@ -263,11 +277,20 @@ func (c *Client) Get(ctx context.Context, name string) (*ipamv1alpha1.IPClaim, e
 	return claim, nil
 }
 
-// Create implements allocator.Store.
+// Create implements allocator.Store. It fills in the claim's metadata from
+// the API server's answer (uid, resourceVersion).
 func (c *Client) Create(ctx context.Context, claim *ipamv1alpha1.IPClaim) error {
-	err := c.c.Create(ctx, claim)
+	claim.APIVersion, claim.Kind = ipamv1alpha1.GroupVersion.String(), "IPClaim"
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(claim)
+	if err != nil {
+		return fmt.Errorf("create claim %s: %w", claim.Name, err)
+	}
+	created, err := c.claims.Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create claim %s: %w", claim.Name, errors.Join(allocator.ErrAlreadyExists, err))
+	}
+	if err == nil {
+		err = fromUnstructured(created, claim)
 	}
 	if err != nil {
 		return fmt.Errorf("create claim %s: %w", claim.Name, err)
@@ -278,7 +301,7 @@ func (c *Client) Create(ctx context.Context, claim *ipamv1alpha1.IPClaim) error 
 // Delete implements allocator.Store with a UID precondition: a claim that
 // was released and claimed again by someone else is not touched.
 func (c *Client) Delete(ctx context.Context, claim *ipamv1alpha1.IPClaim) error {
-	err := c.c.Delete(ctx, claim, client.Preconditions{UID: &claim.UID})
+	err := c.claims.Delete(ctx, claim.Name, metav1.DeleteOptions{Preconditions: metav1.NewUIDPreconditions(string(claim.UID))})
 	if err == nil || apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 		return nil
 	}
@@ -287,5 +310,12 @@ func (c *Client) Delete(ctx context.Context, claim *ipamv1alpha1.IPClaim) error 
 
 // Ping checks that the API server answers and lets the plugin read pools.
 func (c *Client) Ping(ctx context.Context) error {
-	return c.c.List(ctx, &ipamv1alpha1.IPPoolList{}, client.Limit(1))
+	_, err := c.pools.List(ctx, metav1.ListOptions{Limit: 1})
+	return err
+}
+
+// fromUnstructured converts an object the dynamic client returned to its
+// type.
+func fromUnstructured(obj *unstructured.Unstructured, into any) error {
+	return runtime.DefaultUnstructuredConverter.FromUnstructured(obj.UnstructuredContent(), into)
 }

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -168,6 +169,32 @@ func (d *Dir) SavePool(pool string, st PoolState) error {
 		return fmt.Errorf("save the state of pool %s: %w", pool, err)
 	}
 	return nil
+}
+
+// Pools returns what the node remembers of every pool.
+func (d *Dir) Pools() []PoolState {
+	files, _ := filepath.Glob(filepath.Join(d.path, "*.state"))
+	states := make([]PoolState, 0, len(files))
+	for _, f := range files {
+		states = append(states, d.Pool(strings.TrimSuffix(filepath.Base(f), ".state")))
+	}
+	return states
+}
+
+// NewestResourceVersion returns the newest resourceVersion among states, or
+// "" when there is none. Resource versions are compared as the numbers the
+// API server issues; one that is not a number is ignored.
+func NewestResourceVersion(states ...PoolState) string {
+	var newest uint64
+	for _, st := range states {
+		if v, err := strconv.ParseUint(st.ResourceVersion, 10, 64); err == nil && v > newest {
+			newest = v
+		}
+	}
+	if newest == 0 {
+		return ""
+	}
+	return strconv.FormatUint(newest, 10)
 }
 
 func (d *Dir) statePath(pool string) string {

@@ -84,3 +84,21 @@ func TestNamesCannotEscapeTheDataDir(t *testing.T) {
 		t.Fatal("pool name ../../x accepted")
 	}
 }
+
+func TestNewestResourceVersionOfAllPools(t *testing.T) {
+	d, err := Open(t.TempDir(), "node-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := NewestResourceVersion(d.Pools()...); got != "" {
+		t.Fatalf("a new node's newest version is %q", got)
+	}
+	for pool, rv := range map[string]string{"v4": "900", "v6": "1200", "odd": "not-a-number"} {
+		if err := d.SavePool(pool, PoolState{ResourceVersion: rv}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := NewestResourceVersion(d.Pools()...); got != "1200" {
+		t.Fatalf("newest version = %q, want 1200 (compared as numbers, the odd one ignored)", got)
+	}
+}

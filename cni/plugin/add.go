@@ -2,6 +2,8 @@ package plugin
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/containernetworking/cni/pkg/skel"
@@ -85,7 +87,7 @@ func (p *Plugin) readInputs(ctx context.Context, pod podArgs) (*inputs, error) {
 	}
 	if pod.isKubernetes() {
 		run(func() error { return p.readPod(ctx, pod, in) })
-		run(func() error { return p.readMeta(ctx, "Namespace", "", pod.Namespace, &in.namespaceAnnotations, nil) })
+		run(func() error { return p.readMeta(ctx, "Namespace", pod.Namespace, &in.namespaceAnnotations, nil) })
 	}
 	for _, name := range p.Config.IPAM.Pools {
 		run(func() error { return p.readPool(ctx, name, in, &mu) })
@@ -116,8 +118,8 @@ func (p *Plugin) readPod(ctx context.Context, pod podArgs, in *inputs) error {
 
 // readMeta reads the annotations and labels of a namespace or node; a
 // missing object leaves them empty.
-func (p *Plugin) readMeta(ctx context.Context, kind, namespace, name string, annotations, labels *map[string]string) error {
-	meta, err := p.API.ObjectMeta(ctx, kind, namespace, name)
+func (p *Plugin) readMeta(ctx context.Context, kind, name string, annotations, labels *map[string]string) error {
+	meta, err := p.API.ObjectMeta(ctx, kind, name)
 	if err != nil || meta == nil {
 		return err
 	}
@@ -181,7 +183,7 @@ func (p *Plugin) plan(ctx context.Context, in *inputs) ([]poolchoice.Family, err
 func (p *Plugin) readNodeLabels(ctx context.Context, names []string, in *inputs) error {
 	for _, name := range names {
 		if pool := in.pools[name]; pool != nil && pool.Spec.NodeSelector != nil {
-			return p.readMeta(ctx, "Node", "", p.Node, nil, &in.nodeLabels)
+			return p.readMeta(ctx, "Node", p.Node, nil, &in.nodeLabels)
 		}
 	}
 	return nil
@@ -219,7 +221,7 @@ func (p *Plugin) allocate(ctx context.Context, families []poolchoice.Family, own
 	for _, name := range poolNames {
 		states[name] = state.Pool(name)
 	}
-	nodeClaims, err := p.API.NodeClaims(ctx, p.Node, newestResourceVersion(states))
+	nodeClaims, err := p.API.NodeClaims(ctx, p.Node, nodestate.NewestResourceVersion(slices.Collect(maps.Values(states))...))
 	if err != nil {
 		return nil, err
 	}

@@ -40,23 +40,6 @@ func (r *createRecorder) Create(ctx context.Context, claim *ipamv1alpha1.IPClaim
 	return nil
 }
 
-// newestResourceVersion returns the newest resourceVersion the node
-// remembers of the pools, or "" when it remembers none. Resource versions
-// are compared as the numbers the API server issues; one that is not a
-// number is ignored.
-func newestResourceVersion(states map[string]nodestate.PoolState) string {
-	var newest uint64
-	for _, st := range states {
-		if v, err := strconv.ParseUint(st.ResourceVersion, 10, 64); err == nil && v > newest {
-			newest = v
-		}
-	}
-	if newest == 0 {
-		return ""
-	}
-	return strconv.FormatUint(newest, 10)
-}
-
 // saveStates records, per pool, the resourceVersion of the newest claim
 // created, and moves the cursor to the address just handed out; an exact
 // address the pod asked for does not move it. Failing to save is harmless:

@@ -23,7 +23,7 @@ func (p *Plugin) Status(ctx context.Context) error {
 		return nil
 	}
 	var nodeLabels map[string]string
-	if err := p.readMeta(ctx, "Node", "", p.Node, nil, &nodeLabels); err != nil {
+	if err := p.readMeta(ctx, "Node", p.Node, nil, &nodeLabels); err != nil {
 		return unavailable("the API server does not answer: %v", err)
 	}
 	for _, name := range p.Config.IPAM.Pools {

@@ -14,7 +14,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/api/v1alpha1/claimindex"
 )
 
 // ManagerOptions tune a manager started by StartManager.
@@ -60,7 +60,7 @@ func (e *Env) StartManager(opts ManagerOptions) (*Manager, error) {
 		return nil, fmt.Errorf("create manager: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := ipamv1alpha1.IndexFields(ctx, mgr.GetFieldIndexer()); err != nil {
+	if err := claimindex.Register(ctx, mgr.GetFieldIndexer()); err != nil {
 		cancel()
 		return nil, err
 	}
