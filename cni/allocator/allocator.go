@@ -76,7 +76,7 @@ func (a *Allocator) allocate(ctx context.Context, req Request) (*ipamv1alpha1.IP
 // addresses the node holds in the pool.
 func nodeBlocks(req Request) ([]netip.Prefix, map[netip.Addr]bool) {
 	var blocks []netip.Prefix
-	held := map[netip.Addr]bool{}
+	held := make(map[netip.Addr]bool, len(req.NodeClaims))
 	for _, c := range req.NodeClaims {
 		if c.Spec.Pool != req.Pool.Name {
 			continue
