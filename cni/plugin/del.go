@@ -12,27 +12,45 @@ import (
 
 // Del releases the claims of the container interface. Claims already gone
 // are success; an API server that cannot be reached is an error, so that
-// the runtime retries instead of leaking the address. The list of the
-// container's claims is not older than the node's last write, which
-// includes every claim this node made for the container.
+// the runtime retries instead of leaking the address.
 func (p *Plugin) Del(ctx context.Context, args *skel.CmdArgs) error {
-	var newest string
-	if state, err := p.stateDir(); err == nil {
-		newest = nodestate.NewestResourceVersion(state.Pools()...)
-	}
-	claims, err := p.API.ContainerClaims(ctx, args.ContainerID, newest)
+	claims, err := p.interfaceClaims(ctx, args)
 	if err != nil {
 		return asCNIError("find the claims to release", err)
 	}
 	var errs []error
 	for i := range claims {
-		claim := &claims[i]
-		if claim.Spec.Type != ipamv1alpha1.ClaimTypeAddress || claim.Spec.Owner == nil || claim.Spec.Owner.Interface != args.IfName {
-			continue
-		}
-		if err := p.API.Delete(ctx, claim); err != nil {
+		if err := p.API.Delete(ctx, &claims[i]); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return asCNIError("release claims", errors.Join(errs...))
+}
+
+// interfaceClaims lists the Address claims of the container interface. The
+// list is not older than the node's last write, which holds every claim the
+// node made for the container as long as the node's state was saved; when
+// it finds none, a consistent list makes sure, since a claim missed here
+// would leak.
+func (p *Plugin) interfaceClaims(ctx context.Context, args *skel.CmdArgs) ([]ipamv1alpha1.IPClaim, error) {
+	var newest string
+	if state, err := p.stateDir(); err == nil {
+		newest = nodestate.NewestResourceVersion(state.Pools()...)
+	}
+	claims, err := p.API.ContainerClaims(ctx, args.ContainerID, newest)
+	if err == nil && newest != "" && len(ofInterface(claims, args.IfName)) == 0 {
+		claims, err = p.API.ContainerClaims(ctx, args.ContainerID, "")
+	}
+	return ofInterface(claims, args.IfName), err
+}
+
+// ofInterface keeps the Address claims of one interface.
+func ofInterface(claims []ipamv1alpha1.IPClaim, ifName string) []ipamv1alpha1.IPClaim {
+	var out []ipamv1alpha1.IPClaim
+	for _, c := range claims {
+		if c.Spec.Type == ipamv1alpha1.ClaimTypeAddress && c.Spec.Owner != nil && c.Spec.Owner.Interface == ifName {
+			out = append(out, c)
+		}
+	}
+	return out
 }
