@@ -11,10 +11,11 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-// BuildPlugin builds the ipkeeper CNI plugin into dir/ipkeeper, so that tests
-// run the same binary a node would.
+// BuildPlugin builds the ipkeeper CNI plugin into dir/ipkeeper the way the
+// image does (static, stripped), so that tests run the binary a node would.
 func BuildPlugin(dir string) error {
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "ipkeeper"), "./cni")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s", "-o", filepath.Join(dir, "ipkeeper"), "./cni")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Dir = RepoRoot()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
