@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -57,8 +59,7 @@ func (r *IPPoolReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&ipamv1alpha1.IPPool{}).
 		Watches(&ipamv1alpha1.IPPool{}, handler.EnqueueRequestsFromMapFunc(r.overlappingPools),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: specChanged})).
-		Watches(&ipamv1alpha1.IPClaim{}, handler.EnqueueRequestsFromMapFunc(poolOfClaim),
-			builder.WithPredicates(createOrDelete)).
+		Watches(&ipamv1alpha1.IPClaim{}, poolOfClaimAfterChurn).
 		Named("ippool").
 		Complete(r)
 }
@@ -200,24 +201,34 @@ func (r *IPPoolReconciler) overlappingPools(ctx context.Context, obj client.Obje
 	return reqs
 }
 
-// poolOfClaim maps a claim event to the claim's pool.
-func poolOfClaim(_ context.Context, obj client.Object) []reconcile.Request {
-	claim, ok := obj.(*ipamv1alpha1.IPClaim)
-	if !ok || claim.Spec.Pool == "" {
-		return nil
+// claimChurnDelay is how long a pool waits, after one of its claims is
+// created or deleted, before its status is recounted. Claims come and go
+// with every pod start and stop; recounting once per delay rather than once
+// per claim keeps a status write (an etcd write and a watch event to every
+// watcher) and a pass over the pool's claims off the path of every pod, for
+// a status at most this much behind.
+const claimChurnDelay = time.Second
+
+// poolOfClaimAfterChurn enqueues the pool of a claim created or deleted,
+// claimChurnDelay later: the events of one delay share one reconcile. A
+// claim's spec never changes, so its updates never change a count.
+var poolOfClaimAfterChurn = handler.Funcs{
+	CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		enqueuePoolOf(e.Object, q)
+	},
+	DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		enqueuePoolOf(e.Object, q)
+	},
+}
+
+func enqueuePoolOf(obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	if claim, ok := obj.(*ipamv1alpha1.IPClaim); ok && claim.Spec.Pool != "" {
+		q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Name: claim.Spec.Pool}}, claimChurnDelay)
 	}
-	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: claim.Spec.Pool}}}
 }
 
 // specChanged passes pool updates that change the spec. Status updates
 // cannot change which pool wins an overlap.
 func specChanged(e event.UpdateEvent) bool {
 	return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration()
-}
-
-// createOrDelete passes only creations and deletions: a claim's spec never
-// changes, so its updates never change a count.
-var createOrDelete = predicate.Funcs{
-	UpdateFunc:  func(event.UpdateEvent) bool { return false },
-	GenericFunc: func(event.GenericEvent) bool { return false },
 }
