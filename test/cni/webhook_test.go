@@ -18,15 +18,13 @@ func TestWebhookDownIsTryAgainLater(t *testing.T) {
 	list := network(t, "whnet", n.ipamConfig("webhook-down"))
 	rt := runtimeConf("c-webhook-down", nil)
 
-	if err := webhookManager.Stop(); err != nil {
+	if err := cluster.StopWebhooks(); err != nil {
 		t.Fatalf("stop the webhook server: %v", err)
 	}
 	_, err := n.cni.AddNetworkList(context.Background(), list, rt)
-	restarted, startErr := startWebhooks()
-	if startErr != nil {
+	if startErr := cluster.StartWebhooks(); startErr != nil {
 		t.Fatalf("restart the webhook server: %v", startErr)
 	}
-	webhookManager = restarted
 	expectCNIError(t, err, types.ErrTryAgainLater, `failed calling webhook "vipclaim.ipam.ipkeeper.dev"`)
 	if left := poolClaims(t, "webhook-down"); len(left) != 0 {
 		t.Fatalf("claims left by the failed ADD: %v", left)

@@ -7,15 +7,10 @@ package network
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
-	ctrl "sigs.k8s.io/controller-runtime"
-
-	"github.com/ipkeeper/ipkeeper/controllers"
+	"github.com/ipkeeper/ipkeeper/test/stack"
 	"github.com/ipkeeper/ipkeeper/test/testenv"
-	"github.com/ipkeeper/ipkeeper/webhooks"
 )
 
 var (
@@ -46,44 +41,18 @@ func requireRoot(t *testing.T) {
 }
 
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "ipkeeper-network-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
 	plugins, err := testenv.CNIPluginsDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	binDir := filepath.Join(dir, "bin")
-	cniPath, kubeconfig = []string{binDir, plugins}, filepath.Join(dir, "ipkeeper.kubeconfig")
-	if err := testenv.BuildPlugin(binDir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	env, err = testenv.Start(testenv.Options{Webhooks: true})
+	cluster, err := stack.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer func() { _ = env.Stop() }()
-	if err := testenv.WriteKubeconfig(env.Config, kubeconfig); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	mgr, err := env.StartManager(testenv.ManagerOptions{Setup: func(mgr ctrl.Manager) error {
-		opts := controllers.Options{GCGracePeriod: time.Hour, GCScanInterval: time.Hour}
-		if err := controllers.SetupWithManager(mgr, opts); err != nil {
-			return err
-		}
-		return webhooks.SetupWithManager(mgr)
-	}})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = mgr.Stop() }()
+	defer func() { _ = cluster.Stop() }()
+	env, kubeconfig = cluster.Env, cluster.Kubeconfig
+	cniPath = []string{cluster.PluginDir, plugins}
 	return m.Run()
 }

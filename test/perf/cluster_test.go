@@ -21,9 +21,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/controllers"
+	"github.com/ipkeeper/ipkeeper/test/stack"
 	"github.com/ipkeeper/ipkeeper/test/testenv"
-	"github.com/ipkeeper/ipkeeper/webhooks"
 )
 
 const (
@@ -125,46 +124,22 @@ func buildBinaries() (*binaries, error) {
 	return &binaries{dir: dir, path: []string{bin, reference}}, nil
 }
 
-// startCluster starts the control plane as test/cni does: the controllers
-// with a garbage collector that never fires during a run, and the webhooks
-// that check every claim.
+// startCluster starts the control plane as test/cni does (package
+// stack): the controllers with a garbage collector that never fires during
+// a run, and the webhooks that check every claim.
 func startCluster(bins *binaries) (*cluster, error) {
 	// The controllers' log lines would land amid the benchmark result
 	// lines that benchstat parses; failures show as failed CNI calls.
 	ctrl.SetLogger(logr.Discard())
-	c := &cluster{binaries: bins, kubeconfig: filepath.Join(bins.dir, "ipkeeper.kubeconfig")}
-	env, err := testenv.Start(testenv.Options{Webhooks: true})
+	s, err := stack.Start()
 	if err != nil {
 		return nil, err
 	}
-	c.env = env
-	c.stops = append(c.stops, env.Stop)
-	if err := c.startOperator(); err != nil {
-		return nil, errors.Join(err, c.stop())
-	}
+	c := &cluster{binaries: bins, env: s.Env, kubeconfig: s.Kubeconfig, stops: []func() error{s.Stop}}
 	if err := c.createObjects(); err != nil {
 		return nil, errors.Join(err, c.stop())
 	}
 	return c, nil
-}
-
-func (c *cluster) startOperator() error {
-	if err := testenv.WriteKubeconfig(c.env.Config, c.kubeconfig); err != nil {
-		return err
-	}
-	operator, err := c.env.StartManager(testenv.ManagerOptions{NoWebhookServer: true, Setup: func(mgr ctrl.Manager) error {
-		return controllers.SetupWithManager(mgr, controllers.Options{GCGracePeriod: time.Hour, GCScanInterval: time.Hour})
-	}})
-	if err != nil {
-		return err
-	}
-	c.stops = append(c.stops, operator.Stop)
-	hooks, err := c.env.StartManager(testenv.ManagerOptions{Setup: webhooks.SetupWithManager})
-	if err != nil {
-		return err
-	}
-	c.stops = append(c.stops, hooks.Stop)
-	return nil
 }
 
 func (c *cluster) stop() error {
