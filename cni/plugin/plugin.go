@@ -14,6 +14,7 @@ import (
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 
 	"github.com/ipkeeper/ipkeeper/cni/apiserver"
@@ -41,6 +42,9 @@ func Load(stdin []byte) (*Plugin, error) {
 	node, err := nodeName(cfg.IPAM)
 	if err != nil {
 		return nil, cnierr.BadConfig(err)
+	}
+	if errs := validation.IsDNS1123Subdomain(node); len(errs) > 0 {
+		return nil, cnierr.BadConfig(fmt.Errorf("node name %q is not a Kubernetes node name (%s): set ipam.nodeName", node, strings.Join(errs, "; ")))
 	}
 	restCfg, err := apiserver.LoadConfig(cfg.IPAM.Kubeconfig, cfg.TimeoutDuration)
 	if err != nil {
@@ -83,7 +87,7 @@ func (p *Plugin) Context() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), p.Config.TimeoutDuration)
 }
 
-// stateDir opens this node's lock and cursor files.
+// stateDir opens this node's lock and state files.
 func (p *Plugin) stateDir() (*nodestate.Dir, error) {
 	return nodestate.Open(p.Config.IPAM.DataDir, p.Node)
 }

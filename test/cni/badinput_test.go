@@ -63,6 +63,8 @@ func TestBadInputGetsItsErrorAndLeavesNoClaim(t *testing.T) {
 			types.ErrInvalidNetworkConfig, "read kubeconfig /nonexistent/ipkeeper.kubeconfig"},
 		{"unreadable kubeconfig", withIPAM(func(m map[string]any) { m["kubeconfig"] = garbage }), nil,
 			types.ErrInvalidNetworkConfig, "read kubeconfig " + garbage},
+		{"node name that is no node's", withIPAM(func(m map[string]any) { m["nodeName"] = "../Node_A" }), nil,
+			types.ErrInvalidNetworkConfig, `node name "../Node_A" is not a Kubernetes node name`},
 		{"unknown pool", withIPAM(func(m map[string]any) { m["pools"] = []string{"bad-nope"} }), nil,
 			cnierr.PoolUnavailable, "pool bad-nope does not exist"},
 		{"pool does not select the node", withIPAM(func(m map[string]any) { m["pools"] = []string{"bad-rack"} }), nil,
