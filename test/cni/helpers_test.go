@@ -2,7 +2,6 @@ package cni
 
 import (
 	"context"
-	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/test/stack"
 	"github.com/ipkeeper/ipkeeper/test/testenv"
 )
 
@@ -55,19 +55,10 @@ func (n *node) ipamConfig(pools ...string) map[string]any {
 // network returns a network configuration list whose only plugin is
 // ipkeeper, with the given ipam section.
 func network(t *testing.T, name string, ipam map[string]any) *libcni.NetworkConfigList {
-	t.Helper()
-	raw, err := json.Marshal(map[string]any{
+	return stack.NetworkList(t, map[string]any{
 		"cniVersion": "1.1.0", "name": name,
 		"plugins": []any{map[string]any{"type": "ipkeeper", "ipam": ipam}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := libcni.ConfListFromBytes(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return list
 }
 
 // runtimeConf is what a container runtime passes for a pod's sandbox.

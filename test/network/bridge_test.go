@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/test/stack"
 )
 
 const (
@@ -142,8 +142,7 @@ func removePool(t *testing.T, pool *ipamv1alpha1.IPPool, node *corev1.Node) {
 // bridge gets no address and the pool no gateway: the namespaces talk on
 // the bridge's segment, and nothing changes in the host's routing.
 func bridgeNetwork(t *testing.T, bridge string) *libcni.NetworkConfigList {
-	t.Helper()
-	raw, err := json.Marshal(map[string]any{
+	return stack.NetworkList(t, map[string]any{
 		"cniVersion": "1.1.0", "name": "ipkeeper-bridge-test",
 		"plugins": []any{map[string]any{
 			"type": "bridge", "bridge": bridge, "isGateway": false, "ipMasq": false,
@@ -153,14 +152,6 @@ func bridgeNetwork(t *testing.T, bridge string) *libcni.NetworkConfigList {
 			},
 		}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := libcni.ConfListFromBytes(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return list
 }
 
 // namespace creates a network namespace that is deleted when the test ends.

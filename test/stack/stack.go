@@ -5,11 +5,14 @@
 package stack
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 
+	"github.com/containernetworking/cni/libcni"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/ipkeeper/ipkeeper/controllers"
@@ -98,4 +101,19 @@ func (s *Stack) Stop() error {
 		errs = append(errs, s.Env.Stop())
 	}
 	return errors.Join(append(errs, os.RemoveAll(s.dir))...)
+}
+
+// NetworkList returns the network configuration list conf, as a runtime
+// reads it from /etc/cni/net.d.
+func NetworkList(t testing.TB, conf map[string]any) *libcni.NetworkConfigList {
+	t.Helper()
+	raw, err := json.Marshal(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := libcni.ConfListFromBytes(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
 }
