@@ -36,24 +36,29 @@ func (p *Plugin) Add(ctx context.Context, args *skel.CmdArgs) (types.Result, err
 	if err != nil {
 		return nil, asCNIError("reserve addresses", err)
 	}
-	if err := p.readPoolsOf(ctx, claims, in); err != nil {
+	// A repeated ADD may return claims of pools this one did not choose.
+	poolsOfClaims := make([]string, len(claims))
+	for i, claim := range claims {
+		poolsOfClaims[i] = claim.Spec.Pool
+	}
+	if err := p.readUnreadPools(ctx, poolsOfClaims, in); err != nil {
 		return nil, asCNIError("read the pool of a reserved address", err)
 	}
 	return buildResult(p.Config.Network.CNIVersion, claims, in.pools)
 }
 
-// readPoolsOf reads the pools of claims not read yet: a repeated ADD may
-// return claims of pools this one did not choose.
-func (p *Plugin) readPoolsOf(ctx context.Context, claims []*ipamv1alpha1.IPClaim, in *inputs) error {
-	for _, claim := range claims {
-		if in.pools[claim.Spec.Pool] != nil {
+// readUnreadPools reads the named pools that in does not hold yet; a pool
+// that does not exist is recorded as nil, so it is read once.
+func (p *Plugin) readUnreadPools(ctx context.Context, names []string, in *inputs) error {
+	for _, name := range names {
+		if _, read := in.pools[name]; read {
 			continue
 		}
-		pool, err := p.API.Pool(ctx, claim.Spec.Pool)
+		pool, err := p.API.Pool(ctx, name)
 		if err != nil {
 			return err
 		}
-		in.pools[claim.Spec.Pool] = pool
+		in.pools[name] = pool
 	}
 	return nil
 }
@@ -152,12 +157,8 @@ func (p *Plugin) plan(ctx context.Context, in *inputs) ([]poolchoice.Family, err
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range names {
-		if _, read := in.pools[name]; !read {
-			if in.pools[name], err = p.API.Pool(ctx, name); err != nil {
-				return nil, err
-			}
-		}
+	if err := p.readUnreadPools(ctx, names, in); err != nil {
+		return nil, err
 	}
 	if err := p.readNodeLabels(ctx, names, in); err != nil {
 		return nil, err

@@ -20,7 +20,7 @@ func buildResult(cniVersion string, claims []*ipamv1alpha1.IPClaim, pools map[st
 	for _, claim := range claims {
 		pool := pools[claim.Spec.Pool]
 		if pool == nil {
-			return nil, fmt.Errorf("claim %s belongs to pool %s, which this ADD did not read", claim.Name, claim.Spec.Pool)
+			return nil, fmt.Errorf("claim %s belongs to pool %s, which does not exist", claim.Name, claim.Spec.Pool)
 		}
 		ipConfig, err := ipConfigOf(claim, pool)
 		if err != nil {

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -91,11 +90,6 @@ func (e *Env) WebhookOptions() envtest.WebhookInstallOptions {
 // Stop stops the control plane.
 func (e *Env) Stop() error {
 	return e.env.Stop()
-}
-
-// GroupResource returns the resource of an ipkeeper kind, for raw requests.
-func GroupResource(resource string) schema.GroupVersionResource {
-	return ipamv1alpha1.GroupVersion.WithResource(resource)
 }
 
 // assetsDir returns KUBEBUILDER_ASSETS, or builds the binaries (a no-op once
