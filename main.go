@@ -21,8 +21,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/api/v1alpha1/claimindex"
 	"github.com/ipkeeper/ipkeeper/controllers"
+	"github.com/ipkeeper/ipkeeper/controllers/claimindex"
 	"github.com/ipkeeper/ipkeeper/webhooks"
 )
 

@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 )
 
@@ -98,13 +99,13 @@ func expectGone(obj client.Object) error {
 func addressClaim(pool, addr string, blockBits int, owner *ipamv1alpha1.ClaimOwner) *ipamv1alpha1.IPClaim {
 	a := netip.MustParseAddr(addr)
 	claim := &ipamv1alpha1.IPClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: ipamv1alpha1.AddressClaimName(a)},
+		ObjectMeta: metav1.ObjectMeta{Name: ipspace.AddressClaimName(a)},
 		Spec:       ipamv1alpha1.IPClaimSpec{Pool: pool, Type: ipamv1alpha1.ClaimTypeAddress, Address: addr, Owner: owner},
 	}
 	if blockBits > 0 {
 		claim.Labels = map[string]string{
 			ipamv1alpha1.LabelPool:  pool,
-			ipamv1alpha1.LabelBlock: ipamv1alpha1.BlockClaimName(netip.PrefixFrom(a, blockBits).Masked()),
+			ipamv1alpha1.LabelBlock: ipspace.BlockClaimName(netip.PrefixFrom(a, blockBits).Masked()),
 		}
 	}
 	return claim
@@ -114,7 +115,7 @@ func addressClaim(pool, addr string, blockBits int, owner *ipamv1alpha1.ClaimOwn
 func blockClaim(pool, cidr, node string) *ipamv1alpha1.IPClaim {
 	return &ipamv1alpha1.IPClaim{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:   ipamv1alpha1.BlockClaimName(netip.MustParsePrefix(cidr)),
+			Name:   ipspace.BlockClaimName(netip.MustParsePrefix(cidr)),
 			Labels: map[string]string{ipamv1alpha1.LabelPool: pool, ipamv1alpha1.LabelNode: node},
 		},
 		Spec: ipamv1alpha1.IPClaimSpec{Pool: pool, Type: ipamv1alpha1.ClaimTypeBlock, CIDR: cidr, Node: node},

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 )
 
@@ -99,7 +100,7 @@ func TestPoolStatusMatchesRecountAfterChurn(t *testing.T) {
 	for _, cidr := range []string{"10.101.0.0/28", "10.101.0.16/28", "10.101.0.32/28"} {
 		createClaim(t, blockClaim(pool, cidr, node.Name))
 	}
-	deleteClaim(t, ipamv1alpha1.BlockClaimName(mustPrefix(t, "10.101.0.16/28")))
+	deleteClaim(t, ipspace.BlockClaimName(mustPrefix(t, "10.101.0.16/28")))
 
 	// The recount: what the API server holds, independently of the cache.
 	claims := &ipamv1alpha1.IPClaimList{}
@@ -277,7 +278,7 @@ func TestDeletedPoolWaitsForItsClaims(t *testing.T) {
 	eventually(t, 10*time.Second, terminating("waiting for 2 claims"))
 	deleteClaim(t, "10.105.0.11")
 	eventually(t, 10*time.Second, terminating("waiting for 1 claim to be released"))
-	deleteClaim(t, ipamv1alpha1.BlockClaimName(mustPrefix(t, "10.105.0.0/28")))
+	deleteClaim(t, ipspace.BlockClaimName(mustPrefix(t, "10.105.0.0/28")))
 	eventually(t, 10*time.Second, func() error {
 		return expectGone(&ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: pool}})
 	})

@@ -7,12 +7,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 )
 
 // poolCounts are the exact numbers behind a pool's status and metrics.
 type poolCounts struct {
-	capacity, allocated, free, blocks, blockCapacity ipamv1alpha1.Count
+	capacity, allocated, free, blocks, blockCapacity ipspace.Count
 }
 
 // countClaims counts a pool's claims against its layout. An Address claim
@@ -20,7 +21,7 @@ type poolCounts struct {
 // webhook would have refused (stored while it was down, or left over from
 // before an exclusion) never makes free negative: allocated never exceeds
 // capacity.
-func countClaims(layout ipamv1alpha1.Layout, claims []ipamv1alpha1.IPClaim) poolCounts {
+func countClaims(layout ipspace.Layout, claims []ipamv1alpha1.IPClaim) poolCounts {
 	var allocated, blocks uint64
 	for i := range claims {
 		switch claims[i].Spec.Type {
@@ -35,9 +36,9 @@ func countClaims(layout ipamv1alpha1.Layout, claims []ipamv1alpha1.IPClaim) pool
 	capacity := layout.Capacity()
 	return poolCounts{
 		capacity:      capacity,
-		allocated:     ipamv1alpha1.CountOf(allocated),
-		free:          capacity.Sub(ipamv1alpha1.CountOf(allocated)),
-		blocks:        ipamv1alpha1.CountOf(blocks),
+		allocated:     ipspace.CountOf(allocated),
+		free:          capacity.Sub(ipspace.CountOf(allocated)),
+		blocks:        ipspace.CountOf(blocks),
 		blockCapacity: layout.BlockCapacity(),
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/api/v1alpha1/claimindex"
+	"github.com/ipkeeper/ipkeeper/controllers/claimindex"
 )
 
 // builderIndexer registers field indexes on a fake client builder, so that

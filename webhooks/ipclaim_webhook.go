@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 )
 
@@ -98,7 +99,7 @@ func validateRequester(ctx context.Context, path *field.Path, claim *ipamv1alpha
 
 // usablePool returns the claim's pool and its layout, or why no new
 // address may come from it.
-func (v *IPClaimValidator) usablePool(ctx context.Context, path *field.Path, name string) (*ipamv1alpha1.IPPool, ipamv1alpha1.Layout, field.ErrorList) {
+func (v *IPClaimValidator) usablePool(ctx context.Context, path *field.Path, name string) (*ipamv1alpha1.IPPool, ipspace.Layout, field.ErrorList) {
 	var pool ipamv1alpha1.IPPool
 	err := v.Reader.Get(ctx, client.ObjectKey{Name: name}, &pool)
 	var detail, reason string
@@ -106,14 +107,14 @@ func (v *IPClaimValidator) usablePool(ctx context.Context, path *field.Path, nam
 	case apierrors.IsNotFound(err):
 		detail, reason = fmt.Sprintf("no IPPool %q exists: name an existing pool (kubectl get ippools) or create it first", name), reasonPoolMissing
 	case err != nil:
-		return nil, ipamv1alpha1.Layout{}, field.ErrorList{field.InternalError(path, fmt.Errorf("get pool %s from the cache: %w", name, err))}
+		return nil, ipspace.Layout{}, field.ErrorList{field.InternalError(path, fmt.Errorf("get pool %s from the cache: %w", name, err))}
 	case pool.DeletionTimestamp != nil:
 		detail, reason = fmt.Sprintf("pool %q is being deleted and hands out no new addresses: claim from another pool", name), reasonPoolUnavailable
 	case pool.Spec.Disabled:
 		detail, reason = fmt.Sprintf("pool %q is disabled (spec.disabled) and hands out no new addresses: enable it or claim from another pool", name), reasonPoolUnavailable
 	}
 	if detail != "" {
-		return nil, ipamv1alpha1.Layout{}, field.ErrorList{invalid(path, name, detail, reason)}
+		return nil, ipspace.Layout{}, field.ErrorList{invalid(path, name, detail, reason)}
 	}
 	layout, err := pool.Spec.Layout()
 	if err != nil {
@@ -125,16 +126,16 @@ func (v *IPClaimValidator) usablePool(ctx context.Context, path *field.Path, nam
 
 // validateAddress checks that an Address claim's address is a usable
 // address of its pool and returns the block holding it.
-func validateAddress(path *field.Path, claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, layout ipamv1alpha1.Layout) (netip.Prefix, field.ErrorList) {
+func validateAddress(path *field.Path, claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, layout ipspace.Layout) (netip.Prefix, field.ErrorList) {
 	prefix := layout.Prefix()
-	a, err := ipamv1alpha1.ParseAddr(claim.Spec.Address)
+	a, err := ipspace.ParseAddr(claim.Spec.Address)
 	if err != nil {
 		return netip.Prefix{}, field.ErrorList{invalid(path, claim.Spec.Address, err.Error(), reasonInvalidSpec)}
 	}
 	if a.BitLen() != prefix.Addr().BitLen() || !prefix.Contains(a) {
 		return netip.Prefix{}, field.ErrorList{invalid(path, claim.Spec.Address, fmt.Sprintf(
 			"%s lies outside pool %q (%s %s): pick an address inside %s, or a pool that holds %s",
-			a, pool.Name, ipamv1alpha1.Family(prefix.Addr()), prefix, prefix, a), reasonOutsidePool)}
+			a, pool.Name, ipspace.Family(prefix.Addr()), prefix, prefix, a), reasonOutsidePool)}
 	}
 	if why := layout.WhyUnusable(a); why != "" {
 		return layout.BlockOf(a), field.ErrorList{invalid(path, claim.Spec.Address, fmt.Sprintf(
@@ -145,7 +146,7 @@ func validateAddress(path *field.Path, claim *ipamv1alpha1.IPClaim, pool *ipamv1
 
 // validateBlock checks that a Block claim is one of its pool's blocks and
 // returns it.
-func validateBlock(path *field.Path, claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, layout ipamv1alpha1.Layout) (netip.Prefix, field.ErrorList) {
+func validateBlock(path *field.Path, claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, layout ipspace.Layout) (netip.Prefix, field.ErrorList) {
 	prefix := layout.Prefix()
 	p, err := netip.ParsePrefix(claim.Spec.CIDR)
 	if err != nil || p.Addr().Zone() != "" || p.Addr().Is4In6() {
@@ -153,7 +154,7 @@ func validateBlock(path *field.Path, claim *ipamv1alpha1.IPClaim, pool *ipamv1al
 	}
 	if p.Addr().BitLen() != prefix.Addr().BitLen() || !prefix.Contains(p.Addr()) {
 		return netip.Prefix{}, field.ErrorList{invalid(path, claim.Spec.CIDR, fmt.Sprintf(
-			"%s lies outside pool %q (%s %s): claim a block inside %s", p, pool.Name, ipamv1alpha1.Family(prefix.Addr()), prefix, prefix), reasonOutsidePool)}
+			"%s lies outside pool %q (%s %s): claim a block inside %s", p, pool.Name, ipspace.Family(prefix.Addr()), prefix, prefix), reasonOutsidePool)}
 	}
 	if err := layout.CheckBlock(p); err != nil {
 		return netip.Prefix{}, field.ErrorList{invalid(path, claim.Spec.CIDR, fmt.Sprintf(
@@ -199,7 +200,7 @@ func validateLabels(claim *ipamv1alpha1.IPClaim, block netip.Prefix) field.Error
 		ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(claim.Spec.Node),
 	}
 	if block.IsValid() {
-		want[ipamv1alpha1.LabelBlock] = ipamv1alpha1.BlockClaimName(block)
+		want[ipamv1alpha1.LabelBlock] = ipspace.BlockClaimName(block)
 	}
 	source := map[string]string{
 		ipamv1alpha1.LabelPool:  "spec.pool",

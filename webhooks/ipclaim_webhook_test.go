@@ -11,6 +11,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 )
 
@@ -45,7 +46,7 @@ func asBlock(c *ipamv1alpha1.IPClaim, name, cidr string) {
 // asAddress moves a claim to address a of pool p, in block block, and
 // names it as the CRD requires.
 func asAddress(c *ipamv1alpha1.IPClaim, p, a, block string) {
-	c.Name, c.Spec.Pool, c.Spec.Address = ipamv1alpha1.AddressClaimName(netip.MustParseAddr(a)), p, a
+	c.Name, c.Spec.Pool, c.Spec.Address = ipspace.AddressClaimName(netip.MustParseAddr(a)), p, a
 	c.Labels[ipamv1alpha1.LabelPool], c.Labels[ipamv1alpha1.LabelBlock] = p, block
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 )
 
@@ -32,7 +33,7 @@ type knownPool struct {
 // remember records an admitted pool until the cache shows it. The caller
 // holds v.mu.
 func (v *IPPoolValidator) remember(pool *ipamv1alpha1.IPPool) {
-	prefix, err := ipamv1alpha1.ParsePrefix(pool.Spec.CIDR)
+	prefix, err := ipspace.ParsePrefix(pool.Spec.CIDR)
 	if err != nil {
 		return
 	}
@@ -60,7 +61,7 @@ func (v *IPPoolValidator) knownPools(cached []ipamv1alpha1.IPPool) []knownPool {
 		inCache[cached[i].Name] = true
 		// A pool that does not parse was stored without the webhook; the
 		// controller reports it, and it holds no addresses to overlap.
-		if prefix, err := ipamv1alpha1.ParsePrefix(cached[i].Spec.CIDR); err == nil {
+		if prefix, err := ipspace.ParsePrefix(cached[i].Spec.CIDR); err == nil {
 			pools = append(pools, knownPool{name: cached[i].Name, cidr: prefix})
 		}
 	}

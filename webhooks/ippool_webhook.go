@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 )
 
@@ -171,7 +172,7 @@ func (v *IPPoolValidator) validateClaimedAddresses(ctx context.Context, spec *fi
 	var held []heldAddress
 	for i := range claims.Items {
 		c := &claims.Items[i]
-		a, err := ipamv1alpha1.ParseAddr(c.Spec.Address)
+		a, err := ipspace.ParseAddr(c.Spec.Address)
 		if c.Spec.Type != ipamv1alpha1.ClaimTypeAddress || err != nil || after.Contains(a) {
 			continue
 		}
@@ -197,11 +198,11 @@ func (v *IPPoolValidator) validateClaimedAddresses(ctx context.Context, spec *fi
 // its pod.
 func claimedError(spec *field.Path, s *ipamv1alpha1.IPPoolSpec, h heldAddress) *field.Error {
 	holder := fmt.Sprintf("%s is held by claim %q of %s: release it first (delete the pod, or the claim)", h.addr, h.claim.Name, h.claim.Holder())
-	if gw, err := ipamv1alpha1.ParseAddr(s.Gateway); err == nil && gw == h.addr {
+	if gw, err := ipspace.ParseAddr(s.Gateway); err == nil && gw == h.addr {
 		return invalid(spec.Child("gateway"), s.Gateway, holder+", or pick an unclaimed gateway", reasonClaimedAddress)
 	}
 	for i, e := range s.Exclude {
-		if r, err := ipamv1alpha1.ParseRange(e); err == nil && r.Contains(h.addr) {
+		if r, err := ipspace.ParseRange(e); err == nil && r.Contains(h.addr) {
 			return invalid(spec.Child("exclude").Index(i), e, holder+", or exclude a range without it", reasonClaimedAddress)
 		}
 	}

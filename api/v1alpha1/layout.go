@@ -1,45 +1,28 @@
 package v1alpha1
 
 import (
-	"fmt"
 	"net/netip"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
-)
 
-// Default block sizes: a /24 holds 254 pods (after a node's share of the
-// network and broadcast addresses), well above the kubelet's default of 110
-// pods per node; a /120 is the same 256 addresses in IPv6.
-const (
-	DefaultBlockSizeIPv4 = 24
-	DefaultBlockSizeIPv6 = 120
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 )
-
-// Layout is a pool's usable addresses and the aligned node blocks they are
-// divided into.
-//
-// +kubebuilder:object:generate=false
-type Layout struct {
-	AddressSpace
-	// BlockBits is the prefix length of a node block.
-	BlockBits int
-}
 
 // Layout parses the spec into its usable addresses and blocks. It fails on a
 // spec that Validate refuses (the admission webhook would have), so that
 // callers never guess at a broken pool.
-func (s *IPPoolSpec) Layout() (Layout, error) {
+func (s *IPPoolSpec) Layout() (ipspace.Layout, error) {
 	prefix, errs := s.Validate(field.NewPath("spec"))
 	if len(errs) > 0 {
-		return Layout{}, errs.ToAggregate()
+		return ipspace.Layout{}, errs.ToAggregate()
 	}
-	exclude := make([]Range, 0, len(s.Exclude))
+	exclude := make([]ipspace.Range, 0, len(s.Exclude))
 	for _, e := range s.Exclude {
-		r, _ := ParseRange(e) // Validate has parsed it
+		r, _ := ipspace.ParseRange(e) // Validate has parsed it
 		exclude = append(exclude, r)
 	}
-	gateway, _ := ParseAddr(s.Gateway) // invalid (and so ignored) when unset
-	return Layout{AddressSpace: NewAddressSpace(prefix, exclude, gateway), BlockBits: s.EffectiveBlockSize(prefix)}, nil
+	gateway, _ := ipspace.ParseAddr(s.Gateway) // invalid (and so ignored) when unset
+	return ipspace.NewLayout(prefix, exclude, gateway, s.EffectiveBlockSize(prefix)), nil
 }
 
 // EffectiveBlockSize returns spec.blockSize, or the default for the family of
@@ -48,82 +31,5 @@ func (s *IPPoolSpec) EffectiveBlockSize(prefix netip.Prefix) int {
 	if s.BlockSize != nil {
 		return int(*s.BlockSize)
 	}
-	bits := DefaultBlockSizeIPv4
-	if prefix.Addr().Is6() {
-		bits = DefaultBlockSizeIPv6
-	}
-	return max(bits, prefix.Bits())
-}
-
-// BlockOf returns the block that holds a.
-func (l Layout) BlockOf(a netip.Addr) netip.Prefix {
-	return netip.PrefixFrom(a, l.BlockBits).Masked()
-}
-
-// BlockCapacity returns the number of blocks the pool divides into.
-func (l Layout) BlockCapacity() Count {
-	return powerOfTwo(l.BlockBits - l.prefix.Bits())
-}
-
-// CheckBlock says why p is not one of the pool's blocks, or returns nil.
-func (l Layout) CheckBlock(p netip.Prefix) error {
-	switch {
-	case p.Bits() != l.BlockBits:
-		return fmt.Errorf("block %s must have the pool's block size /%d", p, l.BlockBits)
-	case !l.prefix.Contains(p.Addr()):
-		return fmt.Errorf("block %s lies outside the pool's %s", p, l.prefix)
-	case p.Masked() != p:
-		return fmt.Errorf("block %s is not aligned: its first address is %s", p, p.Masked().Addr())
-	}
-	return nil
-}
-
-// NextFreeBlock returns the first block, searching from the one holding start
-// and wrapping around the pool once, that has a usable address and for which
-// taken is false. Blocks with no usable address are jumped over, not visited.
-func (l Layout) NextFreeBlock(start netip.Addr, taken func(netip.Prefix) bool) (netip.Prefix, bool) {
-	whole := prefixRange(l.prefix)
-	if !l.prefix.Contains(start) {
-		start = whole.First
-	}
-	first := l.BlockOf(start).Addr()
-	from, wrapped := first, false
-	for {
-		a, ok := l.NextIn(l.prefix, from)
-		if ok && wrapped && !a.Less(first) {
-			return netip.Prefix{}, false // back where the search began
-		}
-		if !ok {
-			if wrapped {
-				return netip.Prefix{}, false
-			}
-			from, wrapped = whole.First, true
-			continue
-		}
-		block := l.BlockOf(a)
-		if !taken(block) {
-			return block, true
-		}
-		from = prefixRange(block).Last.Next()
-		if !from.IsValid() || !l.prefix.Contains(from) {
-			if wrapped {
-				return netip.Prefix{}, false
-			}
-			from, wrapped = whole.First, true
-		}
-	}
-}
-
-// BlockAt returns block number n of the pool, counting from its first block
-// and wrapping around the number of blocks. Nodes start their search for a
-// free block at BlockAt(hash of the node name), so that nodes claiming
-// blocks at the same moment seldom race for the same one.
-func (l Layout) BlockAt(n uint64) netip.Prefix {
-	indexBits := l.BlockBits - l.prefix.Bits()
-	if indexBits < 64 {
-		n &= 1<<indexBits - 1
-	}
-	hostBits := l.prefix.Addr().BitLen() - l.BlockBits
-	first := addrValue(l.prefix.Addr())
-	return netip.PrefixFrom(addrFromValue(first.Add(CountOf(n).lsh(hostBits)), l.prefix.Addr()), l.BlockBits)
+	return ipspace.DefaultBlockSize(prefix)
 }

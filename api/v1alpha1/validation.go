@@ -6,22 +6,16 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
-)
 
-// Family names the address family of a, for messages: IPv4 or IPv6.
-func Family(a netip.Addr) string {
-	if a.Is4() {
-		return "IPv4"
-	}
-	return "IPv6"
-}
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
+)
 
 // Validate checks each field of the spec on its own (not against other
 // pools or claims) and returns the parsed prefix. spec is the path of the
 // spec in the object, for the messages. The admission webhook refuses what
 // it finds; Layout refuses to lay out such a spec.
 func (s *IPPoolSpec) Validate(spec *field.Path) (netip.Prefix, field.ErrorList) {
-	prefix, err := ParsePrefix(s.CIDR)
+	prefix, err := ipspace.ParsePrefix(s.CIDR)
 	if err != nil {
 		return prefix, field.ErrorList{field.Invalid(spec.Child("cidr"), s.CIDR, err.Error())}
 	}
@@ -44,13 +38,13 @@ func (s *IPPoolSpec) Validate(spec *field.Path) (netip.Prefix, field.ErrorList) 
 func validateExclusions(path *field.Path, prefix netip.Prefix, exclude []string) field.ErrorList {
 	var errs field.ErrorList
 	for i, e := range exclude {
-		r, err := ParseRange(e)
+		r, err := ipspace.ParseRange(e)
 		switch {
 		case err != nil:
 			errs = append(errs, field.Invalid(path.Index(i), e, exclusionHint(err)))
 		case r.First.BitLen() != prefix.Addr().BitLen():
 			errs = append(errs, field.Invalid(path.Index(i), e, fmt.Sprintf("%s is %s but the pool %s is %s: exclude only addresses of the pool",
-				e, Family(r.First), prefix, Family(prefix.Addr()))))
+				e, ipspace.Family(r.First), prefix, ipspace.Family(prefix.Addr()))))
 		case !prefix.Contains(r.First) || !prefix.Contains(r.Last):
 			errs = append(errs, field.Invalid(path.Index(i), e, fmt.Sprintf("%s reaches outside the pool's %s: exclude only addresses inside spec.cidr",
 				e, prefix)))
@@ -69,7 +63,7 @@ func exclusionHint(err error) string {
 }
 
 func validateGateway(path *field.Path, prefix netip.Prefix, gateway string) field.ErrorList {
-	a, err := ParseAddr(gateway)
+	a, err := ipspace.ParseAddr(gateway)
 	switch {
 	case err != nil:
 		return field.ErrorList{field.Invalid(path, gateway, err.Error())}
@@ -84,26 +78,26 @@ func validateGateway(path *field.Path, prefix netip.Prefix, gateway string) fiel
 // runtime installs them with the pool's addresses.
 func validateRoutes(path *field.Path, prefix netip.Prefix, routes []Route) field.ErrorList {
 	var errs field.ErrorList
-	fam := Family(prefix.Addr())
+	fam := ipspace.Family(prefix.Addr())
 	for i, r := range routes {
-		dst, err := ParsePrefix(r.Dst)
+		dst, err := ipspace.ParsePrefix(r.Dst)
 		switch {
 		case err != nil:
 			errs = append(errs, field.Invalid(path.Index(i).Child("dst"), r.Dst, err.Error()))
-		case Family(dst.Addr()) != fam:
+		case ipspace.Family(dst.Addr()) != fam:
 			errs = append(errs, field.Invalid(path.Index(i).Child("dst"), r.Dst, fmt.Sprintf("%s is %s but the pool %s is %s: give %s destinations, or put this route on a pool of its family",
-				dst, Family(dst.Addr()), prefix, fam, fam)))
+				dst, ipspace.Family(dst.Addr()), prefix, fam, fam)))
 		}
 		if r.GW == "" {
 			continue
 		}
-		gw, err := ParseAddr(r.GW)
+		gw, err := ipspace.ParseAddr(r.GW)
 		switch {
 		case err != nil:
 			errs = append(errs, field.Invalid(path.Index(i).Child("gw"), r.GW, err.Error()))
-		case Family(gw) != fam:
+		case ipspace.Family(gw) != fam:
 			errs = append(errs, field.Invalid(path.Index(i).Child("gw"), r.GW, fmt.Sprintf("%s is %s but the pool %s is %s: give an %s next hop, or leave gw empty for the pool's gateway",
-				gw, Family(gw), prefix, fam, fam)))
+				gw, ipspace.Family(gw), prefix, fam, fam)))
 		}
 	}
 	return errs

@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/utils/ptr"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
 )
@@ -129,7 +130,7 @@ func TestBlockRaceIsArbitratedByCreate(t *testing.T) {
 	pool := newPool("p", ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/24", BlockSize: ptr.To[int32](26)})
 	node := newNode(t, store, "node-a", pool)
 	addr := node.mustAllocate()
-	rival, err := store.Get(context.Background(), ipamv1alpha1.BlockClaimName(node.layout.BlockOf(addr)))
+	rival, err := store.Get(context.Background(), ipspace.BlockClaimName(node.layout.BlockOf(addr)))
 	if err != nil {
 		t.Fatal(err)
 	}

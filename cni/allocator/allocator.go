@@ -10,6 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
 )
@@ -24,7 +25,7 @@ type Allocator struct {
 // Request asks for one address of one pool for one pod interface.
 type Request struct {
 	Pool   *ipamv1alpha1.IPPool
-	Layout ipamv1alpha1.Layout
+	Layout ipspace.Layout
 	Owner  ipamv1alpha1.ClaimOwner
 	// Address, when valid, is the exact address the pod asked for.
 	Address netip.Addr
@@ -265,11 +266,11 @@ func (a *Allocator) addressClaim(req Request, addr netip.Addr) *ipamv1alpha1.IPC
 	owner := req.Owner
 	return &ipamv1alpha1.IPClaim{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: ipamv1alpha1.AddressClaimName(addr),
+			Name: ipspace.AddressClaimName(addr),
 			Labels: map[string]string{
 				ipamv1alpha1.LabelPool:  ipamv1alpha1.LabelValue(req.Pool.Name),
 				ipamv1alpha1.LabelNode:  ipamv1alpha1.LabelValue(a.Node),
-				ipamv1alpha1.LabelBlock: ipamv1alpha1.BlockClaimName(req.Layout.BlockOf(addr)),
+				ipamv1alpha1.LabelBlock: ipspace.BlockClaimName(req.Layout.BlockOf(addr)),
 			},
 		},
 		Spec: ipamv1alpha1.IPClaimSpec{
@@ -286,7 +287,7 @@ func (a *Allocator) addressClaim(req Request, addr netip.Addr) *ipamv1alpha1.IPC
 func (a *Allocator) blockClaim(req Request, block netip.Prefix) *ipamv1alpha1.IPClaim {
 	return &ipamv1alpha1.IPClaim{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: ipamv1alpha1.BlockClaimName(block),
+			Name: ipspace.BlockClaimName(block),
 			Labels: map[string]string{
 				ipamv1alpha1.LabelPool: ipamv1alpha1.LabelValue(req.Pool.Name),
 				ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(a.Node),

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
 )
@@ -27,7 +28,7 @@ type testNode struct {
 	alloc  *Allocator
 	lister nodeLister
 	pool   *ipamv1alpha1.IPPool
-	layout ipamv1alpha1.Layout
+	layout ipspace.Layout
 	cursor netip.Addr
 	seq    int
 }
@@ -126,11 +127,11 @@ func TestAllocateClaimsBlocksOnDemand(t *testing.T) {
 	if len(blocks) != 2 {
 		t.Fatalf("block claims = %v, want two", blocks)
 	}
-	claim, err := store.Get(context.Background(), ipamv1alpha1.AddressClaimName(next))
+	claim, err := store.Get(context.Background(), ipspace.AddressClaimName(next))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantLabels := map[string]string{ipamv1alpha1.LabelPool: "p", ipamv1alpha1.LabelNode: "node-a", ipamv1alpha1.LabelBlock: ipamv1alpha1.BlockClaimName(node.layout.BlockOf(next))}
+	wantLabels := map[string]string{ipamv1alpha1.LabelPool: "p", ipamv1alpha1.LabelNode: "node-a", ipamv1alpha1.LabelBlock: ipspace.BlockClaimName(node.layout.BlockOf(next))}
 	for k, v := range wantLabels {
 		if claim.Labels[k] != v {
 			t.Errorf("label %s = %q, want %q", k, claim.Labels[k], v)
@@ -159,8 +160,8 @@ func TestBorrowingFollowsStrictAffinity(t *testing.T) {
 			if !b.layout.BlockOf(bAddr).Contains(got) {
 				t.Fatalf("node-a borrowed %s, want an address of node-b's block %s", got, b.layout.BlockOf(bAddr))
 			}
-			claim, _ := store.Get(context.Background(), ipamv1alpha1.AddressClaimName(got))
-			if claim.Spec.Node != "node-a" || claim.Labels[ipamv1alpha1.LabelBlock] != ipamv1alpha1.BlockClaimName(b.layout.BlockOf(bAddr)) {
+			claim, _ := store.Get(context.Background(), ipspace.AddressClaimName(got))
+			if claim.Spec.Node != "node-a" || claim.Labels[ipamv1alpha1.LabelBlock] != ipspace.BlockClaimName(b.layout.BlockOf(bAddr)) {
 				t.Fatalf("borrowed claim node %s, block label %s", claim.Spec.Node, claim.Labels[ipamv1alpha1.LabelBlock])
 			}
 			// node-b skips the borrowed address: the create arbitrates.
@@ -211,7 +212,7 @@ func TestReleasedAddressIsNotReusedAtOnce(t *testing.T) {
 	pool := newPool("p", ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/24"})
 	node := newNode(t, store, "node-a", pool)
 	first := node.mustAllocate()
-	claim, _ := store.Get(context.Background(), ipamv1alpha1.AddressClaimName(first))
+	claim, _ := store.Get(context.Background(), ipspace.AddressClaimName(first))
 	if err := store.Delete(context.Background(), claim); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"slices"
 
-	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 )
 
 // roundRobin yields the usable addresses of blocks that are not in held,
@@ -13,7 +13,7 @@ import (
 // just released is the last to be handed out again (a pod that restarts
 // quickly must not find its old address on another pod). blocks must be
 // sorted. A cursor outside the blocks starts at the first block.
-func roundRobin(layout ipamv1alpha1.Layout, blocks []netip.Prefix, held map[netip.Addr]bool, cursor netip.Addr) iter.Seq[netip.Addr] {
+func roundRobin(layout ipspace.Layout, blocks []netip.Prefix, held map[netip.Addr]bool, cursor netip.Addr) iter.Seq[netip.Addr] {
 	return func(yield func(netip.Addr) bool) {
 		none := netip.Addr{}
 		start := slices.IndexFunc(blocks, func(b netip.Prefix) bool { return b.Contains(cursor) })
@@ -44,7 +44,7 @@ func roundRobin(layout ipamv1alpha1.Layout, blocks []netip.Prefix, held map[neti
 // yieldFree yields the usable addresses of block from from (or the block's
 // start) through last (or the block's end) that are not held. It returns
 // false when the consumer stopped.
-func yieldFree(layout ipamv1alpha1.Layout, block netip.Prefix, from, last netip.Addr, held map[netip.Addr]bool, yield func(netip.Addr) bool) bool {
+func yieldFree(layout ipspace.Layout, block netip.Prefix, from, last netip.Addr, held map[netip.Addr]bool, yield func(netip.Addr) bool) bool {
 	if !from.IsValid() {
 		from = block.Addr()
 	}

@@ -8,10 +8,11 @@ import (
 
 	"k8s.io/utils/ptr"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 )
 
-func layoutOf(t *testing.T, spec ipamv1alpha1.IPPoolSpec) ipamv1alpha1.Layout {
+func layoutOf(t *testing.T, spec ipamv1alpha1.IPPoolSpec) ipspace.Layout {
 	t.Helper()
 	l, err := spec.Layout()
 	if err != nil {

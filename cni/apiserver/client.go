@@ -34,6 +34,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/allocator"
 )
@@ -303,7 +304,7 @@ func (c *Client) PoolBlocks(ctx context.Context, pool string) (map[netip.Prefix]
 	}
 	blocks := make(map[netip.Prefix]string, len(items))
 	for _, item := range items {
-		if p, err := ipamv1alpha1.PrefixFromBlockClaimName(item.Name); err == nil {
+		if p, err := ipspace.PrefixFromBlockClaimName(item.Name); err == nil {
 			blocks[p] = item.Labels[ipamv1alpha1.LabelNode]
 		}
 	}
@@ -318,7 +319,7 @@ func (c *Client) PoolAddresses(ctx context.Context, pool string) ([]netip.Addr, 
 	}
 	addrs := make([]netip.Addr, 0, len(items))
 	for _, item := range items {
-		if a, err := ipamv1alpha1.AddressFromClaimName(item.Name); err == nil {
+		if a, err := ipspace.AddressFromClaimName(item.Name); err == nil {
 			addrs = append(addrs, a)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/containernetworking/cni/pkg/skel"
 	current "github.com/containernetworking/cni/pkg/types/100"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/allocator"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
@@ -38,7 +39,7 @@ func (p *Plugin) Check(ctx context.Context, args *skel.CmdArgs) error {
 }
 
 func (p *Plugin) checkClaim(ctx context.Context, addr netip.Addr, owner ipamv1alpha1.ClaimOwner) error {
-	claim, err := p.API.Get(ctx, ipamv1alpha1.AddressClaimName(addr))
+	claim, err := p.API.Get(ctx, ipspace.AddressClaimName(addr))
 	if errors.Is(err, allocator.ErrNotFound) {
 		return cnierr.New(cnierr.ClaimMismatch, "address %s of container %s (%s) is not claimed: the claim was released; recreate the pod",
 			addr, owner.ContainerID, owner.Interface)

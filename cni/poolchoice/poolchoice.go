@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
 )
@@ -54,7 +55,7 @@ func RequestedAddresses(podAnnotations map[string]string) ([]netip.Addr, error) 
 	}
 	var out []netip.Addr
 	for _, s := range splitList(value) {
-		a, err := ipamv1alpha1.ParseAddr(s)
+		a, err := ipspace.ParseAddr(s)
 		if err != nil {
 			return nil, cnierr.New(cnierr.BadAnnotation, "annotation %s: %v", ipamv1alpha1.AnnotationIPs, err)
 		}
@@ -107,7 +108,7 @@ func Choose(names []string, pools map[string]*ipamv1alpha1.IPPool, node string, 
 			// pod with one family and no word of it.
 			return nil, cnierr.New(cnierr.PoolUnavailable, "pool %s does not exist: create it or fix the pool name", name)
 		}
-		prefix, err := ipamv1alpha1.ParsePrefix(pool.Spec.CIDR)
+		prefix, err := ipspace.ParsePrefix(pool.Spec.CIDR)
 		if err != nil {
 			return nil, cnierr.New(cnierr.PoolUnavailable, "pool %s has an invalid cidr: %v", name, err)
 		}
@@ -206,7 +207,7 @@ func Pin(families []Family, addr netip.Addr, source string) ([]Family, error) {
 			continue
 		}
 		for _, pool := range f.Pools {
-			if prefix, err := ipamv1alpha1.ParsePrefix(pool.Spec.CIDR); err == nil && prefix.Contains(addr) {
+			if prefix, err := ipspace.ParsePrefix(pool.Spec.CIDR); err == nil && prefix.Contains(addr) {
 				families[i].Pools = []*ipamv1alpha1.IPPool{pool}
 				families[i].Requested = addr
 				return families, nil

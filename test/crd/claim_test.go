@@ -7,6 +7,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 )
 
@@ -146,7 +147,7 @@ func TestClaimSpecIsImmutable(t *testing.T) {
 func TestOneAddressOneClaim(t *testing.T) {
 	ctx := context.Background()
 	for _, address := range []string{"10.32.9.2", "fd00::9:2"} {
-		first := addressClaim(ipamv1alpha1.AddressClaimName(mustAddr(t, address)), address)
+		first := addressClaim(ipspace.AddressClaimName(mustAddr(t, address)), address)
 		if err := env.Client.Create(ctx, first); err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/allocator"
 )
@@ -85,7 +86,7 @@ func benchmarkWarm(b *testing.B, cidr string, held func(int) int) {
 //   - with every address but one held, the free one lies just behind the
 //     cursor, so the search walks the whole block before it finds it: the
 //     longest search a block allows.
-func warmRequest(b *testing.B, pool *ipamv1alpha1.IPPool, layout ipamv1alpha1.Layout, block netip.Prefix, held func(int) int) (*allocator.Fake, allocator.Request) {
+func warmRequest(b *testing.B, pool *ipamv1alpha1.IPPool, layout ipspace.Layout, block netip.Prefix, held func(int) int) (*allocator.Fake, allocator.Request) {
 	b.Helper()
 	usable := usableIn(layout, block)
 	n := held(len(usable))
@@ -168,7 +169,7 @@ func benchmarkClaimBlock(b *testing.B, taken int) {
 
 // otherNodesBlocks returns Block claims of other nodes for taken of the
 // pool's blocks, spread evenly over the pool.
-func otherNodesBlocks(b *testing.B, pool *ipamv1alpha1.IPPool, layout ipamv1alpha1.Layout, taken int) []*ipamv1alpha1.IPClaim {
+func otherNodesBlocks(b *testing.B, pool *ipamv1alpha1.IPPool, layout ipspace.Layout, taken int) []*ipamv1alpha1.IPClaim {
 	b.Helper()
 	total, ok := layout.BlockCapacity().Uint64()
 	if !ok || total < uint64(taken) {
@@ -192,7 +193,7 @@ func benchPool(b *testing.B, cidr string, blockSize *int32) *ipamv1alpha1.IPPool
 	}
 }
 
-func mustLayout(b *testing.B, pool *ipamv1alpha1.IPPool) ipamv1alpha1.Layout {
+func mustLayout(b *testing.B, pool *ipamv1alpha1.IPPool) ipspace.Layout {
 	b.Helper()
 	layout, err := pool.Spec.Layout()
 	if err != nil {
@@ -202,7 +203,7 @@ func mustLayout(b *testing.B, pool *ipamv1alpha1.IPPool) ipamv1alpha1.Layout {
 }
 
 // usableIn returns the usable addresses of block, in order.
-func usableIn(layout ipamv1alpha1.Layout, block netip.Prefix) []netip.Addr {
+func usableIn(layout ipspace.Layout, block netip.Prefix) []netip.Addr {
 	var out []netip.Addr
 	for a, ok := layout.NextIn(block, block.Addr()); ok; a, ok = layout.NextIn(block, a.Next()) {
 		out = append(out, a)
@@ -217,7 +218,7 @@ func usableIn(layout ipamv1alpha1.Layout, block netip.Prefix) []netip.Addr {
 // it.
 func blockClaim(pool, node string, block netip.Prefix) *ipamv1alpha1.IPClaim {
 	return &ipamv1alpha1.IPClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: ipamv1alpha1.BlockClaimName(block), Labels: map[string]string{
+		ObjectMeta: metav1.ObjectMeta{Name: ipspace.BlockClaimName(block), Labels: map[string]string{
 			ipamv1alpha1.LabelPool: ipamv1alpha1.LabelValue(pool), ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(node),
 		}},
 		Spec: ipamv1alpha1.IPClaimSpec{Pool: pool, Type: ipamv1alpha1.ClaimTypeBlock, Node: node, CIDR: block.String()},
@@ -226,11 +227,11 @@ func blockClaim(pool, node string, block netip.Prefix) *ipamv1alpha1.IPClaim {
 
 // addressClaim is the Address claim of node's i-th container for addr, as
 // the allocator writes it.
-func addressClaim(pool, node string, layout ipamv1alpha1.Layout, addr netip.Addr, i int) *ipamv1alpha1.IPClaim {
+func addressClaim(pool, node string, layout ipspace.Layout, addr netip.Addr, i int) *ipamv1alpha1.IPClaim {
 	return &ipamv1alpha1.IPClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: ipamv1alpha1.AddressClaimName(addr), Labels: map[string]string{
+		ObjectMeta: metav1.ObjectMeta{Name: ipspace.AddressClaimName(addr), Labels: map[string]string{
 			ipamv1alpha1.LabelPool: ipamv1alpha1.LabelValue(pool), ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(node),
-			ipamv1alpha1.LabelBlock: ipamv1alpha1.BlockClaimName(layout.BlockOf(addr)),
+			ipamv1alpha1.LabelBlock: ipspace.BlockClaimName(layout.BlockOf(addr)),
 		}},
 		Spec: ipamv1alpha1.IPClaimSpec{
 			Pool: pool, Type: ipamv1alpha1.ClaimTypeAddress, Node: node, Address: addr.String(),

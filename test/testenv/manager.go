@@ -14,7 +14,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	"github.com/ipkeeper/ipkeeper/api/v1alpha1/claimindex"
+	"github.com/ipkeeper/ipkeeper/controllers/claimindex"
 )
 
 // ManagerOptions tune a manager started by StartManager.

@@ -1,6 +1,5 @@
 // Package claimindex registers the IPClaim field indexes of the operator's
-// informer cache. It lives apart from the API package so that the API (and
-// the CNI plugin, which imports it) does not depend on controller-runtime.
+// informer cache, which its controllers and its webhooks both read.
 package claimindex
 
 import (

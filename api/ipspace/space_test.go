@@ -1,4 +1,4 @@
-package v1alpha1
+package ipspace
 
 import (
 	"net/netip"
@@ -17,6 +17,13 @@ func mustRanges(t testing.TB, specs ...string) []Range {
 		out = append(out, r)
 	}
 	return out
+}
+
+// mustLayout lays out a pool of cidr with blocks of blockBits and the
+// exclusions given.
+func mustLayout(t testing.TB, cidr string, blockBits int, exclude ...string) Layout {
+	t.Helper()
+	return NewLayout(netip.MustParsePrefix(cidr), mustRanges(t, exclude...), netip.Addr{}, blockBits)
 }
 
 func TestCapacity(t *testing.T) {
@@ -144,11 +151,7 @@ func TestNextIn(t *testing.T) {
 // TestHugePoolsAreNeverScanned would take years if any operation walked
 // addresses or blocks one by one.
 func TestHugePoolsAreNeverScanned(t *testing.T) {
-	spec := IPPoolSpec{CIDR: "fd00::/48", Exclude: []string{"fd00::/49", "fd00:0:0:8000::/50"}}
-	l, err := spec.Layout()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := mustLayout(t, "fd00::/48", 120, "fd00::/49", "fd00:0:0:8000::/50")
 	if got, want := l.Capacity().String(), "302231454903657293676544"; got != want {
 		t.Fatalf("Capacity() = %s, want %s (2^78)", got, want)
 	}
@@ -167,11 +170,7 @@ func TestHugePoolsAreNeverScanned(t *testing.T) {
 }
 
 func TestNextFreeBlock(t *testing.T) {
-	spec := IPPoolSpec{CIDR: "10.0.0.0/22", Exclude: []string{"10.0.1.0/24"}}
-	l, err := spec.Layout()
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := mustLayout(t, "10.0.0.0/22", 24, "10.0.1.0/24")
 	takenSet := map[string]bool{"10.0.2.0/24": true}
 	taken := func(p netip.Prefix) bool { return takenSet[p.String()] }
 	tests := []struct {
@@ -192,35 +191,6 @@ func TestNextFreeBlock(t *testing.T) {
 	takenSet["10.0.0.0/24"], takenSet["10.0.3.0/24"] = true, true
 	if got, ok := l.NextFreeBlock(netip.MustParseAddr("10.0.3.9"), taken); ok {
 		t.Fatalf("NextFreeBlock found %s in a pool whose blocks are all taken or empty", got)
-	}
-}
-
-func TestLayoutErrors(t *testing.T) {
-	five := int32(5)
-	tests := []struct {
-		spec IPPoolSpec
-		want string
-	}{
-		{spec: IPPoolSpec{CIDR: "10.0.0.1/24"}, want: `spec.cidr: Invalid value: "10.0.0.1/24": 10.0.0.1/24 is not in canonical form: write 10.0.0.0/24`},
-		{spec: IPPoolSpec{CIDR: "10.0.0.0/24", Exclude: []string{"nope"}}, want: `spec.exclude[0]: Invalid value: "nope": "nope" is not an IPv4 or IPv6 address`},
-		{spec: IPPoolSpec{CIDR: "10.0.0.0/24", Exclude: []string{"10.0.1.0/24"}}, want: "10.0.1.0/24 reaches outside the pool's 10.0.0.0/24"},
-		{spec: IPPoolSpec{CIDR: "10.0.0.0/24", Gateway: "x"}, want: `spec.gateway: Invalid value: "x": "x" is not`},
-		{spec: IPPoolSpec{CIDR: "10.0.0.0/24", BlockSize: &five}, want: "blocks of 10.0.0.0/24 must be /24 to /32"},
-	}
-	for _, tt := range tests {
-		if _, err := tt.spec.Layout(); err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("Layout(%+v) error = %v, want it to contain %q", tt.spec, err, tt.want)
-		}
-	}
-}
-
-func TestEffectiveBlockSize(t *testing.T) {
-	tests := map[string]int{"10.0.0.0/8": 24, "10.0.0.0/28": 28, "fd00::/64": 120, "fd00::/124": 124}
-	for cidr, want := range tests {
-		spec := IPPoolSpec{CIDR: cidr}
-		if got := spec.EffectiveBlockSize(netip.MustParsePrefix(cidr)); got != want {
-			t.Errorf("EffectiveBlockSize(%s) = %d, want %d", cidr, got, want)
-		}
 	}
 }
 
@@ -319,12 +289,7 @@ func TestBlockAt(t *testing.T) {
 		{cidr: "fd00::/8", bits: 120, n: 1, want: "fd00::100/120"},
 	}
 	for _, tt := range tests {
-		bits := tt.bits
-		spec := IPPoolSpec{CIDR: tt.cidr, BlockSize: &bits}
-		l, err := spec.Layout()
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := mustLayout(t, tt.cidr, int(tt.bits))
 		if got := l.BlockAt(tt.n).String(); got != tt.want {
 			t.Errorf("BlockAt(%d) of %s/%d = %s, want %s", tt.n, tt.cidr, tt.bits, got, tt.want)
 		}

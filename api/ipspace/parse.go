@@ -1,4 +1,4 @@
-package v1alpha1
+package ipspace
 
 import (
 	"fmt"
@@ -30,4 +30,12 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("%s is not in canonical form: write %s (the network address, lower case, shortest IPv6 spelling)", s, p.Masked())
 	}
 	return p, nil
+}
+
+// Family names the address family of a, for messages: IPv4 or IPv6.
+func Family(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
 }

@@ -1,4 +1,4 @@
-package v1alpha1
+package ipspace
 
 import (
 	"math/big"
@@ -9,8 +9,6 @@ import (
 // Count is an exact, non-negative number of addresses or blocks. It has 128
 // bits so that an IPv6 /64 or /48 pool is counted exactly, without floating
 // point and without overflow.
-//
-// +kubebuilder:object:generate=false
 type Count struct {
 	hi, lo uint64
 }

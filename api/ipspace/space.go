@@ -1,4 +1,4 @@
-package v1alpha1
+package ipspace
 
 import (
 	"fmt"
@@ -8,8 +8,6 @@ import (
 )
 
 // Range is an inclusive range of addresses of one family.
-//
-// +kubebuilder:object:generate=false
 type Range struct {
 	First, Last netip.Addr
 }
@@ -76,8 +74,6 @@ func ParseRange(s string) (Range, error) {
 // broadcast addresses, the IPv6 subnet-router anycast address). It counts
 // and searches by jumping over holes, never by scanning addresses, so a /64
 // costs what a /24 does.
-//
-// +kubebuilder:object:generate=false
 type AddressSpace struct {
 	prefix netip.Prefix
 	// holes are sorted, disjoint, non-adjacent and inside prefix.
