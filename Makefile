@@ -42,8 +42,9 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs, RBAC and webhook manifests into config/.
+manifests: controller-gen ## Generate CRDs, RBAC, webhook and admission policy manifests into config/.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	go run ./hack/policy -out config/policy/node_claims.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.

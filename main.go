@@ -11,9 +11,12 @@ import (
 	"os"
 	"time"
 
+	"strings"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -50,6 +53,8 @@ func parseFlags() options {
 	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Directory holding the webhook serving certificate (tls.crt, tls.key).")
 	flag.DurationVar(&o.controllers.GCGracePeriod, "gc-grace-period", 60*time.Second, "How long a claim stays Orphaned, its pod gone, before it is released.")
 	flag.DurationVar(&o.controllers.GCScanInterval, "gc-scan-interval", 10*time.Minute, "How often every claim is checked for a missing pod, besides pod-deletion events.")
+	flag.StringVar(&o.controllers.Namespace, "namespace", "", "The operator's namespace; empty means the namespace of its service account (in a pod).")
+	flag.StringVar(&o.controllers.NodeServiceAccount, "node-service-account", "ipkeeper-node", "The node agent's service account in the operator's namespace: the CNI plugin's only credential, bound by the admission policy to its node.")
 	o.zap.BindFlags(flag.CommandLine)
 	flag.Parse()
 	return o
@@ -64,7 +69,28 @@ func main() {
 	}
 }
 
+// serviceAccountNamespace is where the kubelet mounts a pod's namespace.
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// namespace returns the --namespace flag, or the namespace of the pod the
+// manager runs in.
+func namespace(flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	data, err := os.ReadFile(serviceAccountNamespace)
+	if err != nil || strings.TrimSpace(string(data)) == "" {
+		return "", fmt.Errorf("cannot tell the operator's namespace (%s is not readable outside a pod): set --namespace", serviceAccountNamespace)
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
 func run(ctx context.Context, o options) error {
+	ns, err := namespace(o.controllers.Namespace)
+	if err != nil {
+		return err
+	}
+	o.controllers.Namespace = ns
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
@@ -83,6 +109,12 @@ func run(ctx context.Context, o options) error {
 		HealthProbeBindAddress: o.probeAddr,
 		LeaderElection:         o.leaderElect,
 		LeaderElectionID:       "ipkeeper.ipam.ipkeeper.dev",
+		// A replica stopped for node maintenance hands leadership over at
+		// once instead of letting the lease run out.
+		LeaderElectionReleaseOnCancel: true,
+		// The cache holds every claim and every pod's metadata: their
+		// managedFields would be most of it.
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Port: o.webhookPort, CertDir: o.webhookCertDir, TLSOpts: []func(*tls.Config){noHTTP2},
 		}),
