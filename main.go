@@ -13,10 +13,12 @@ import (
 
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -55,6 +57,11 @@ func parseFlags() options {
 	flag.DurationVar(&o.controllers.GCScanInterval, "gc-scan-interval", 10*time.Minute, "How often every claim is checked for a missing pod, besides pod-deletion events.")
 	flag.StringVar(&o.controllers.Namespace, "namespace", "", "The operator's namespace; empty means the namespace of its service account (in a pod).")
 	flag.StringVar(&o.controllers.NodeServiceAccount, "node-service-account", "ipkeeper-node", "The node agent's service account in the operator's namespace: the CNI plugin's only credential, bound by the admission policy to its node.")
+	flag.StringVar(&o.controllers.Deployment, "deployment", "ipkeeper-controller-manager", "The operator's Deployment: it owns the node agent's DaemonSet, whose image defaults to the Deployment's.")
+	flag.StringVar(&o.controllers.NodeAgent.Image, "node-agent-image", os.Getenv("RELATED_IMAGE_CNI"), "Image of the node agent and the CNI plugin (default $RELATED_IMAGE_CNI, else the operator's own image).")
+	flag.StringVar(&o.controllers.NodeAgent.CNIBinDir, "cni-bin-dir", "/opt/cni/bin", "The nodes' CNI binary directory, where the node agent installs the plugin.")
+	flag.StringVar(&o.controllers.NodeAgent.CNIConfDir, "cni-conf-dir", "/etc/cni/net.d", "The nodes' CNI configuration directory, where the node agent writes the plugin's kubeconfig (in ipkeeper.d/).")
+	flag.StringVar(&o.controllers.NodeAgent.NetworkConfigMap, "network-config-map", "ipkeeper-network", "ConfigMap in the operator's namespace whose network configurations the node agent installs on every node, when it exists; empty disables.")
 	o.zap.BindFlags(flag.CommandLine)
 	flag.Parse()
 	return o
@@ -114,7 +121,11 @@ func run(ctx context.Context, o options) error {
 		LeaderElectionReleaseOnCancel: true,
 		// The cache holds every claim and every pod's metadata: their
 		// managedFields would be most of it.
-		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Cache: cache.Options{
+			DefaultTransform: cache.TransformStripManagedFields(),
+			// The only DaemonSet the operator looks at is its node agent.
+			ByObject: map[client.Object]cache.ByObject{&appsv1.DaemonSet{}: {Namespaces: map[string]cache.Config{ns: {}}}},
+		},
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Port: o.webhookPort, CertDir: o.webhookCertDir, TLSOpts: []func(*tls.Config){noHTTP2},
 		}),

@@ -27,6 +27,12 @@ type Options struct {
 	// NodeServiceAccount is the name of the node agent's service account,
 	// the only credential the CNI plugin uses.
 	NodeServiceAccount string
+	// Deployment is the name of the operator's Deployment, which owns the
+	// node agent's DaemonSet.
+	Deployment string
+	// NodeAgent describes the node agent; its ServiceAccount is
+	// NodeServiceAccount.
+	NodeAgent NodeAgentOptions
 }
 
 // Timing of AdmissionSetup: retry soon after a failure (the API server may
@@ -65,6 +71,14 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	if err := mgr.Add(admission); err != nil {
 		return fmt.Errorf("set up the node admission policy: %w", err)
+	}
+	agent := &NodeAgentReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Namespace: opts.Namespace, Deployment: opts.Deployment,
+		Agent: opts.NodeAgent,
+	}
+	agent.Agent.ServiceAccount = opts.NodeServiceAccount
+	if err := agent.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up the node agent controller: %w", err)
 	}
 	return nil
 }
