@@ -31,6 +31,9 @@ import (
 	"github.com/ipkeeper/ipkeeper/webhooks"
 )
 
+// version is stamped at build time (-ldflags -X main.version=...).
+var version = "devel"
+
 // options are the manager's command-line flags.
 type options struct {
 	metricsAddr    string
@@ -70,6 +73,7 @@ func parseFlags() options {
 func main() {
 	opts := parseFlags()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
+	ctrl.Log.WithName("setup").Info("Starting the ipkeeper operator", "version", version)
 	if err := run(ctrl.SetupSignalHandler(), opts); err != nil {
 		ctrl.Log.WithName("setup").Error(err, "Manager stopped")
 		os.Exit(1)

@@ -9,13 +9,16 @@ import (
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
-	"github.com/containernetworking/cni/pkg/version"
+	cniversion "github.com/containernetworking/cni/pkg/version"
 
 	"github.com/ipkeeper/ipkeeper/cni/plugin"
 )
 
+// version is stamped at build time (-ldflags -X main.version=...).
+var version = "devel"
+
 // supportedVersions are the CNI specification versions ipkeeper speaks.
-var supportedVersions = version.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
+var supportedVersions = cniversion.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 
 func main() {
 	skel.PluginMainFuncs(skel.CNIFuncs{
@@ -24,7 +27,7 @@ func main() {
 		Check:  cmdCheck,
 		GC:     cmdGC,
 		Status: cmdStatus,
-	}, supportedVersions, "ipkeeper: Kubernetes IP address management through the API server")
+	}, supportedVersions, "ipkeeper "+version+": Kubernetes IP address management through the API server")
 }
 
 // run loads the plugin for one call and runs verb within ipam.timeout.
