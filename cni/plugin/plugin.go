@@ -6,7 +6,6 @@ package plugin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -126,14 +125,3 @@ func parsePodArgs(args *skel.CmdArgs) (podArgs, error) {
 
 // isKubernetes reports whether the runtime named a pod.
 func (a podArgs) isKubernetes() bool { return a.Name != "" }
-
-// asCNIError returns err as a CNI error for verb.
-func asCNIError(verb string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return cnierr.FromAPI(verb+" (timed out; raise ipam.timeout if the API server is slow)", err)
-	}
-	return cnierr.FromAPI(verb, err)
-}
