@@ -188,8 +188,8 @@ func (p *Plugin) plan(ctx context.Context, in *inputs) ([]poolchoice.Family, err
 func (p *Plugin) readNodeLabels(ctx context.Context, names []string, in *inputs) error {
 	for _, name := range names {
 		if pool := in.pools[name]; pool != nil && pool.Spec.NodeSelector != nil {
-			labels, err := p.nodeLabels(ctx)
-			in.nodeLabels = labels
+			var err error
+			in.nodeLabels, err = p.nodeLabels(ctx)
 			return err
 		}
 	}

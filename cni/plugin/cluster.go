@@ -10,10 +10,9 @@ import (
 	"github.com/ipkeeper/ipkeeper/cni/apiserver"
 )
 
-var (
-	_ Cluster = (*apiserver.Client)(nil)
-	_ Cluster = (*Fake)(nil)
-)
+// The API server's client is checked here rather than beside it: package
+// apiserver cannot import this one, which builds the client.
+var _ Cluster = (*apiserver.Client)(nil)
 
 // Cluster is everything a CNI call reads from and writes to the cluster:
 // the allocator's claim store, and the objects that choose the pools and

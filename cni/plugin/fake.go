@@ -10,6 +10,8 @@ import (
 	"github.com/ipkeeper/ipkeeper/cni/allocator"
 )
 
+var _ Cluster = (*Fake)(nil)
+
 // Fake is an in-memory Cluster for tests: the allocator's Fake holds the
 // claims, the maps the objects a call reads. Its reads are never stale.
 // Fill the maps before the calls: the Fake reads them from several
