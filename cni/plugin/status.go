@@ -17,17 +17,17 @@ import (
 // (plugin not available), saying why.
 func (p *Plugin) Status(ctx context.Context) error {
 	if len(p.Config.IPAM.Pools) == 0 {
-		if err := p.API.Ping(ctx); err != nil {
+		if err := p.Cluster.Ping(ctx); err != nil {
 			return unavailable("the API server does not answer: %v", err)
 		}
 		return nil
 	}
-	var nodeLabels map[string]string
-	if err := p.readMeta(ctx, "Node", p.Node, nil, &nodeLabels); err != nil {
+	nodeLabels, err := p.nodeLabels(ctx)
+	if err != nil {
 		return unavailable("the API server does not answer: %v", err)
 	}
 	for _, name := range p.Config.IPAM.Pools {
-		pool, err := p.API.Pool(ctx, name)
+		pool, err := p.Cluster.Pool(ctx, name)
 		switch {
 		case err != nil:
 			return unavailable("the API server does not answer: %v", err)
