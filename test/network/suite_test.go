@@ -5,16 +5,16 @@
 package network
 
 import (
-	"fmt"
+	"errors"
 	"os"
 	"testing"
 
-	"github.com/ipkeeper/ipkeeper/test/stack"
-	"github.com/ipkeeper/ipkeeper/test/testenv"
+	"github.com/ipkeeper/ipkeeper/test/harness"
+	"github.com/ipkeeper/ipkeeper/test/harness/operator"
 )
 
 var (
-	env *testenv.Env
+	env *harness.Env
 	// cniPath lists the directories holding ipkeeper and the reference
 	// plugins, as a runtime's CNI_PATH does.
 	cniPath []string
@@ -25,13 +25,6 @@ var (
 // notRoot says why the tests skip when not run as root.
 const notRoot = "the network tests create network namespaces, veth pairs and a bridge, which needs root: run them as root (CI does)"
 
-func TestMain(m *testing.M) {
-	if os.Geteuid() != 0 {
-		os.Exit(m.Run()) // every test skips, saying why
-	}
-	os.Exit(run(m))
-}
-
 // requireRoot skips a test that needs root when not run as root.
 func requireRoot(t *testing.T) {
 	t.Helper()
@@ -40,19 +33,29 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-func run(m *testing.M) int {
-	plugins, err := testenv.CNIPluginsDir()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+func TestMain(m *testing.M) {
+	os.Exit(harness.Run(m, start))
+}
+
+// start starts the cluster and finds the plugins, unless the tests cannot
+// run for want of root: then every test skips, saying why.
+func start() (func() error, error) {
+	if os.Geteuid() != 0 {
+		return func() error { return nil }, nil
 	}
-	cluster, err := stack.Start()
+	plugins, err := harness.CNIPluginsDir()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return nil, err
 	}
-	defer func() { _ = cluster.Stop() }()
+	plugin, err := harness.PreparePlugin()
+	if err != nil {
+		return nil, err
+	}
+	cluster, err := operator.Start()
+	if err != nil {
+		return plugin.Remove, err
+	}
 	env, kubeconfig = cluster.Env, cluster.Kubeconfig
-	cniPath = []string{cluster.PluginDir, plugins}
-	return m.Run()
+	cniPath = []string{plugin.Dir, plugins}
+	return func() error { return errors.Join(cluster.Stop(), plugin.Remove()) }, nil
 }
