@@ -21,4 +21,6 @@
 //   - IPKEEPER_PLUGIN_DIR (PluginDirEnv) names the directory of an ipkeeper
 //     plugin built as make build builds it; unset, the harness builds one
 //     into a temporary directory.
+//   - IPKEEPER_REQUIRE_ROOT=1 (RequireRootEnv) turns the skip of a test that
+//     needs root into a failure, so that CI cannot pass without running it.
 package harness

@@ -30,7 +30,7 @@ const (
 // releases the claims, and the runtime's GC releases a stale attachment.
 // The namespaces and the bridge are removed afterwards.
 func TestBridgeWithIPKeeper(t *testing.T) {
-	requireRoot(t)
+	harness.RequireRoot(t)
 	ctx := context.Background()
 	env.CreateNode(t, nodeName)
 	env.CreateReadyPool(t, poolName, ipamv1alpha1.IPPoolSpec{CIDR: "10.99.0.0/24", BlockSize: ptr.To[int32](28)})

@@ -1,7 +1,8 @@
 // Package network runs ipkeeper as the IPAM of the reference bridge plugin,
 // through libcni, in network namespaces the tests create: the addresses on
 // the interfaces must be the claimed ones, and the namespaces must reach
-// each other. It needs root; without it every test skips and says why.
+// each other. It needs root: without it every test skips and says why, or
+// fails when IPKEEPER_REQUIRE_ROOT=1 (harness.RequireRoot).
 package network
 
 import (
@@ -22,23 +23,12 @@ var (
 	kubeconfig string
 )
 
-// notRoot says why the tests skip when not run as root.
-const notRoot = "the network tests create network namespaces, veth pairs and a bridge, which needs root: run them as root (CI does)"
-
-// requireRoot skips a test that needs root when not run as root.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip(notRoot)
-	}
-}
-
 func TestMain(m *testing.M) {
 	os.Exit(harness.Run(m, start))
 }
 
 // start starts the cluster and finds the plugins, unless the tests cannot
-// run for want of root: then every test skips, saying why.
+// run for want of root: then each test skips or fails by itself.
 func start() (func() error, error) {
 	if os.Geteuid() != 0 {
 		return func() error { return nil }, nil
