@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 		mgr, err = env.StartManager(harness.ManagerOptions{
 			MetricsAddr: metricsAddr,
 			Setup: func(m ctrl.Manager) error {
-				return SetupWithManager(m, Options{GCGracePeriod: testGracePeriod, GCScanInterval: testScanInterval})
+				return SetupWithManager(m, Options{GCGracePeriod: testGracePeriod, GCScanInterval: testScanInterval, Namespace: harness.OperatorNamespace, NodeServiceAccount: harness.NodeServiceAccount})
 			},
 		})
 		return env.Stop, err
