@@ -99,13 +99,12 @@ func grantNodeUpdates(t *testing.T) {
 
 // createClaim creates claim as an administrator and deletes it when the
 // test ends.
-func createClaim(t *testing.T, claim *ipamv1alpha1.IPClaim) *ipamv1alpha1.IPClaim {
+func createClaim(t *testing.T, claim *ipamv1alpha1.IPClaim) {
 	t.Helper()
 	if err := env.Client.Create(context.Background(), claim); err != nil {
 		t.Fatalf("create IPClaim %s: %v", claim.Name, err)
 	}
 	t.Cleanup(func() { deleteClaim(claim) })
-	return claim
 }
 
 func deleteClaim(claim *ipamv1alpha1.IPClaim) {
