@@ -219,7 +219,8 @@ func TestClaimsBreakingTheirPoolAreMarked(t *testing.T) {
 
 // createWithoutWebhook creates claim as an administrator while the
 // webhook configuration is away, as before an install registers it or
-// while someone removed it, and puts the configuration back.
+// while someone removed it, and puts the configuration back. The API
+// server takes a moment to notice either change.
 func createWithoutWebhook(t *testing.T, claim *ipamv1alpha1.IPClaim) {
 	t.Helper()
 	ctx := context.Background()
@@ -228,18 +229,49 @@ func createWithoutWebhook(t *testing.T, claim *ipamv1alpha1.IPClaim) {
 		t.Fatal(err)
 	}
 	for i := range configs.Items {
-		cfg := &configs.Items[i]
-		if err := env.Client.Delete(ctx, cfg); err != nil {
+		if err := env.Client.Delete(ctx, &configs.Items[i]); err != nil {
 			t.Fatal(err)
 		}
-		defer func() {
-			cfg.ResourceVersion, cfg.UID = "", ""
-			if err := env.Client.Create(ctx, cfg); err != nil {
-				t.Errorf("put back the webhook configuration %s: %v", cfg.Name, err)
-			}
-		}()
 	}
-	createClaim(t, claim)
+	harness.Eventually(t, policyTimeout, func() error {
+		attempt := claim.DeepCopy()
+		err := env.Client.Create(ctx, attempt)
+		if err != nil && strings.Contains(err.Error(), "failed calling webhook") {
+			return err
+		}
+		if err != nil {
+			t.Fatalf("create IPClaim %s without the webhook: %v", claim.Name, err)
+		}
+		attempt.DeepCopyInto(claim)
+		return nil
+	})
+	t.Cleanup(func() { deleteClaim(claim) })
+	for i := range configs.Items {
+		cfg := &configs.Items[i]
+		cfg.ResourceVersion, cfg.UID = "", ""
+		if err := env.Client.Create(ctx, cfg); err != nil {
+			t.Fatalf("put back the webhook configuration %s: %v", cfg.Name, err)
+		}
+	}
+	waitForWebhook(t)
+}
+
+// waitForWebhook waits until the API server calls the IPClaim webhook
+// again (or, with the webhook server stopped, fails for want of it).
+func waitForWebhook(t *testing.T) {
+	t.Helper()
+	probe := harness.AddressClaim("no-such-pool", "node-probe", "10.255.255.2", 24, harness.RuntimeOwner("c-webhook-probe"))
+	harness.Eventually(t, policyTimeout, func() error {
+		err := env.Client.Create(context.Background(), probe.DeepCopy())
+		if err == nil {
+			deleteClaim(probe)
+			return fmt.Errorf("the API server does not call the webhook yet")
+		}
+		if !strings.Contains(err.Error(), "vipclaim.ipam.ipkeeper.dev") {
+			return fmt.Errorf("probe: %w", err)
+		}
+		return nil
+	})
 }
 
 // TestOperatorKeepsNodeBoundRequestsAwayFromTheWebhook removes the match
