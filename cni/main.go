@@ -10,6 +10,9 @@ import (
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
 	cniversion "github.com/containernetworking/cni/pkg/version"
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 
 	"github.com/ipkeeper/ipkeeper/cni/plugin"
 )
@@ -21,6 +24,7 @@ var version = "devel"
 var supportedVersions = cniversion.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 
 func main() {
+	silenceClientGo()
 	skel.PluginMainFuncs(skel.CNIFuncs{
 		Add:    cmdAdd,
 		Del:    cmdDel,
@@ -28,6 +32,15 @@ func main() {
 		GC:     cmdGC,
 		Status: cmdStatus,
 	}, supportedVersions, "ipkeeper "+version+": Kubernetes IP address management through the API server")
+}
+
+// silenceClientGo keeps client-go from writing to stderr, where the
+// runtime expects nothing but what the plugin means to say: everything that
+// went wrong is in the CNI error result. client-go logs through klog, and
+// prints the API server's warnings.
+func silenceClientGo() {
+	klog.SetLogger(logr.Discard())
+	rest.SetDefaultWarningHandler(rest.NoWarnings{})
 }
 
 // run loads the plugin for one call and runs verb within ipam.timeout.

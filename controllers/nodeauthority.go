@@ -73,6 +73,8 @@ func (a NodeAuthority) matchExpression() string {
 		a.OperatorUser, ipamv1alpha1.NodeNameExtra, a.NodeUser)
 }
 
+// validations come in the order the API server reports them: an update of
+// another node's claim is refused for whose claim it is.
 func (a NodeAuthority) validations() []*admissionv1ac.ValidationApplyConfiguration {
 	return []*admissionv1ac.ValidationApplyConfiguration{
 		admissionv1ac.Validation().
@@ -81,15 +83,15 @@ func (a NodeAuthority) validations() []*admissionv1ac.ValidationApplyConfigurati
 			WithMessageExpression(`request.userInfo.username + ' may write IPClaims only with a token bound to a pod on its node, and this credential names no node: ` +
 				`run the CNI plugin with the kubeconfig the ipkeeper node agent writes on the node'`),
 		admissionv1ac.Validation().
-			WithExpression("variables.node == '' || request.operation == 'DELETE' || (has(object.spec.node) && object.spec.node == variables.node)").
-			WithReason(metav1.StatusReasonForbidden).
-			WithMessageExpression(`'credentials bound to node ' + variables.node + ' may only write IPClaims of node ' + variables.node + ', but IPClaim ' + object.metadata.name + ' names ' + ` +
-				`(has(object.spec.node) ? 'node ' + object.spec.node : 'no node') + ': set spec.node to ' + variables.node + ', or make the claim from the node it names'`),
-		admissionv1ac.Validation().
 			WithExpression("variables.node == '' || request.operation == 'CREATE' || (has(oldObject.spec.node) && oldObject.spec.node == variables.node)").
 			WithReason(metav1.StatusReasonForbidden).
 			WithMessageExpression(`'credentials bound to node ' + variables.node + ' may only change or release IPClaims of node ' + variables.node + ', but IPClaim ' + oldObject.metadata.name + ' belongs to ' + ` +
 				`(has(oldObject.spec.node) ? 'node ' + oldObject.spec.node : 'no node') + ': only that node, or an administrator, may change or release it'`),
+		admissionv1ac.Validation().
+			WithExpression("variables.node == '' || request.operation == 'DELETE' || (has(object.spec.node) && object.spec.node == variables.node)").
+			WithReason(metav1.StatusReasonForbidden).
+			WithMessageExpression(`'credentials bound to node ' + variables.node + ' may only write IPClaims of node ' + variables.node + ', but IPClaim ' + object.metadata.name + ' names ' + ` +
+				`(has(object.spec.node) ? 'node ' + object.spec.node : 'no node') + ': set spec.node to ' + variables.node + ', or make the claim from the node it names'`),
 	}
 }
 

@@ -26,14 +26,14 @@ func claimFixtures() []client.Object {
 	v6.Spec.Gateway = "fd00:10:32::1"
 	return []client.Object{
 		basePool(), off, gone, v6,
-		addressClaim("pods", "10.32.6.7", "10.32.6.0-24", "dup"),
+		podClaim("pods", "10.32.6.7", "dup"),
 	}
 }
 
 // baseClaim is a valid Address claim of pool "pods", the base the table
 // cases mutate.
 func baseClaim() *ipamv1alpha1.IPClaim {
-	return addressClaim("pods", "10.32.5.5", "10.32.5.0-24", "c0ffee")
+	return podClaim("pods", "10.32.5.5", "c0ffee")
 }
 
 // asBlock turns a claim into the Block claim for cidr, named and labelled
@@ -54,7 +54,6 @@ func asAddress(c *ipamv1alpha1.IPClaim, p, a, block string) {
 // poolCase; node, when set, is the node the request's token is bound to.
 type claimCase struct {
 	name       string
-	node       string
 	old        func(*ipamv1alpha1.IPClaim)
 	mutate     func(*ipamv1alpha1.IPClaim)
 	want       string
@@ -87,7 +86,6 @@ func claimCreateCases() []claimCase {
 			asAddress(c, "pods", "10.32.6.7", "10.32.6.0-24")
 			c.Spec.Owner.ContainerID = "dup"
 		}},
-		{name: "node-bound token claiming for its node", fakeOnly: "needs a node-bound token: see TestNodeBoundToken", node: "node-a", mutate: func(*ipamv1alpha1.IPClaim) {}},
 
 		{name: "pool missing", mutate: func(c *ipamv1alpha1.IPClaim) { c.Spec.Pool = "nope"; delete(c.Labels, ipamv1alpha1.LabelPool) },
 			want:   `spec.pool: Invalid value: "nope": no IPPool "nope" exists: name an existing pool (kubectl get ippools) or create it first`,
@@ -153,14 +151,6 @@ func claimCreateCases() []claimCase {
 			asBlock(c, "10.32.7.0-24", "10.32.7.0/24")
 			c.Labels[ipamv1alpha1.LabelBlock] = "10.32.8.0-24"
 		}, want: `must be "10.32.7.0-24", from the block holding the claim`, reason: reasonLabels},
-
-		{name: "node-bound token claiming for another node", fakeOnly: "needs a node-bound token: see TestNodeBoundToken", node: "node-b", mutate: func(*ipamv1alpha1.IPClaim) {},
-			want:   `spec.node: Invalid value: "node-a": the request comes from system:serviceaccount:kube-system:ipkeeper-node with a token bound to node "node-b", which may only claim for itself: set spec.node to "node-b"`,
-			reason: reasonNodeMismatch},
-		{name: "node-bound token claiming for no node", fakeOnly: "needs a node-bound token: see TestNodeBoundToken", node: "node-b", mutate: func(c *ipamv1alpha1.IPClaim) {
-			c.Spec.Node = ""
-			delete(c.Labels, ipamv1alpha1.LabelNode)
-		}, want: `set spec.node to "node-b"`, reason: reasonNodeMismatch},
 	}
 }
 
@@ -171,11 +161,7 @@ func TestIPClaimValidatorCreate(t *testing.T) {
 			c := baseClaim()
 			tt.mutate(c)
 			v := &IPClaimValidator{Reader: reader}
-			ctx := context.Background()
-			if tt.node != "" {
-				ctx = requestFrom(tt.node)
-			}
-			expectErrors(t, v.validate(ctx, nil, c), tt.want, tt.reason)
+			expectErrors(t, v.validate(context.Background(), nil, c), tt.want, tt.reason)
 		})
 	}
 }

@@ -7,10 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/containernetworking/cni/pkg/types"
-
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/cni/cnierr"
 )
 
 // rollbackTimeout bounds the release of a half-done ADD. The release runs
@@ -72,8 +69,7 @@ func (a *Allocator) allocateFamily(ctx context.Context, reqs []Request) (*ipamv1
 	var firstErr error
 	for _, req := range reqs {
 		claim, created, err := a.allocate(ctx, req)
-		var cniErr *types.Error
-		if err == nil || !errors.As(err, &cniErr) || cniErr.Code != cnierr.PoolExhausted {
+		if !errors.Is(err, ErrExhausted) {
 			return claim, created, err
 		}
 		if firstErr == nil {

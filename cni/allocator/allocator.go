@@ -12,7 +12,6 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/cni/cnierr"
 )
 
 // Allocator reserves addresses for one node.
@@ -211,7 +210,7 @@ func (a *Allocator) blocksExhausted(ctx context.Context, req Request) error {
 	if err != nil {
 		return err
 	}
-	return cnierr.New(cnierr.PoolExhausted,
+	return newError(ErrExhausted,
 		"pool %s has no free address in the blocks of node %s and no free block (%d/%s blocks claimed); strictAffinity forbids borrowing from other nodes' blocks: add a pool or free addresses",
 		req.Pool.Name, a.Node, len(claimed), req.Layout.BlockCapacity())
 }
@@ -224,7 +223,7 @@ func exhausted(req Request, held []netip.Addr) error {
 			inUse++
 		}
 	}
-	return cnierr.New(cnierr.PoolExhausted, "pool %s is exhausted (%d/%s in use): add a pool or free addresses",
+	return newError(ErrExhausted, "pool %s is exhausted (%d/%s in use): add a pool or free addresses",
 		req.Pool.Name, inUse, req.Layout.Capacity())
 }
 
@@ -233,7 +232,7 @@ func exhausted(req Request, held []netip.Addr) error {
 // now): the runtime may repeat an ADD.
 func (a *Allocator) allocateExact(ctx context.Context, req Request) (*ipamv1alpha1.IPClaim, bool, error) {
 	if why := req.Layout.WhyUnusable(req.Address); why != "" {
-		return nil, false, cnierr.New(cnierr.BadAnnotation, "address %s asked for in annotation %s is %s: ask for a usable address of pool %s",
+		return nil, false, newError(ErrAddressUnusable, "address %s asked for in annotation %s is %s: ask for a usable address of pool %s",
 			req.Address, ipamv1alpha1.AnnotationIPs, why, req.Pool.Name)
 	}
 	claim := a.addressClaim(req, req.Address)
@@ -251,7 +250,7 @@ func (a *Allocator) allocateExact(ctx context.Context, req Request) (*ipamv1alph
 	if SameOwner(holder, req.Owner) {
 		return holder, false, nil
 	}
-	return nil, false, cnierr.New(cnierr.AddressHeld, "address %s asked for in annotation %s is held by %s: ask for another address or release it first",
+	return nil, false, newError(ErrAddressHeld, "address %s asked for in annotation %s is held by %s: ask for another address or release it first",
 		req.Address, ipamv1alpha1.AnnotationIPs, holder.Holder())
 }
 

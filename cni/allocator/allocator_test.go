@@ -8,13 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/containernetworking/cni/pkg/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/cni/cnierr"
 )
 
 // nodeLister lists a node's claims, as the plugin does before it allocates.
@@ -79,12 +77,13 @@ func (n *testNode) mustAllocate() netip.Addr {
 	return a
 }
 
-// expectCode fails unless err is a CNI error with code whose message holds want.
-func expectCode(t *testing.T, err error, code uint, want string) {
+// expectError fails unless err is an allocator Error of kind whose message
+// holds want.
+func expectError(t *testing.T, err error, kind error, want string) {
 	t.Helper()
-	var cniErr *types.Error
-	if !errors.As(err, &cniErr) || cniErr.Code != code || !strings.Contains(cniErr.Msg, want) {
-		t.Fatalf("error = %v; want CNI error %d containing %q", err, code, want)
+	var allocErr *Error
+	if !errors.As(err, &allocErr) || !errors.Is(err, kind) || !strings.Contains(allocErr.Error(), want) {
+		t.Fatalf("error = %v; want %q containing %q", err, kind, want)
 	}
 }
 
@@ -100,7 +99,7 @@ func TestAllocateSkipsUnusableAddressesThenExhausts(t *testing.T) {
 		t.Fatalf("allocated %v, want %s (no network, broadcast, gateway or excluded address)", got, want)
 	}
 	_, err := node.allocate()
-	expectCode(t, err, cnierr.PoolExhausted, "pool small is exhausted (9/9 in use)")
+	expectError(t, err, ErrExhausted, "pool small is exhausted (9/9 in use)")
 }
 
 func TestAllocateClaimsBlocksOnDemand(t *testing.T) {
@@ -151,7 +150,7 @@ func TestBorrowingFollowsStrictAffinity(t *testing.T) {
 			}
 			got, err := a.allocate()
 			if strict {
-				expectCode(t, err, cnierr.PoolExhausted, "strictAffinity forbids borrowing")
+				expectError(t, err, ErrExhausted, "strictAffinity forbids borrowing")
 				return
 			}
 			if err != nil {
@@ -171,7 +170,7 @@ func TestBorrowingFollowsStrictAffinity(t *testing.T) {
 				}
 			}
 			_, err = b.allocate()
-			expectCode(t, err, cnierr.PoolExhausted, "pool p is exhausted (30/30 in use)")
+			expectError(t, err, ErrExhausted, "pool p is exhausted (30/30 in use)")
 		})
 	}
 }

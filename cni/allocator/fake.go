@@ -52,7 +52,9 @@ func (f *Fake) Names() []string {
 	return names
 }
 
-func (f *Fake) list(method string, match func(*ipamv1alpha1.IPClaim) bool) []ipamv1alpha1.IPClaim {
+// List returns copies of the claims match selects, sorted by name, and
+// counts the call under method: fakes of larger stores list through it.
+func (f *Fake) List(method string, match func(*ipamv1alpha1.IPClaim) bool) []ipamv1alpha1.IPClaim {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.Calls[method]++
@@ -68,13 +70,13 @@ func (f *Fake) list(method string, match func(*ipamv1alpha1.IPClaim) bool) []ipa
 
 // NodeClaims returns the claims of node, as the plugin lists them.
 func (f *Fake) NodeClaims(_ context.Context, node string) ([]ipamv1alpha1.IPClaim, error) {
-	return f.list("NodeClaims", func(c *ipamv1alpha1.IPClaim) bool { return c.Spec.Node == node }), nil
+	return f.List("NodeClaims", func(c *ipamv1alpha1.IPClaim) bool { return c.Spec.Node == node }), nil
 }
 
 // PoolBlocks implements Store.
 func (f *Fake) PoolBlocks(_ context.Context, pool string) (map[netip.Prefix]string, error) {
 	out := map[netip.Prefix]string{}
-	for _, c := range f.list("PoolBlocks", func(c *ipamv1alpha1.IPClaim) bool {
+	for _, c := range f.List("PoolBlocks", func(c *ipamv1alpha1.IPClaim) bool {
 		return c.Spec.Pool == pool && c.Spec.Type == ipamv1alpha1.ClaimTypeBlock
 	}) {
 		out[netip.MustParsePrefix(c.Spec.CIDR)] = ipamv1alpha1.LabelValue(c.Spec.Node)
@@ -85,7 +87,7 @@ func (f *Fake) PoolBlocks(_ context.Context, pool string) (map[netip.Prefix]stri
 // PoolAddresses implements Store.
 func (f *Fake) PoolAddresses(_ context.Context, pool string) ([]netip.Addr, error) {
 	var out []netip.Addr
-	for _, c := range f.list("PoolAddresses", func(c *ipamv1alpha1.IPClaim) bool {
+	for _, c := range f.List("PoolAddresses", func(c *ipamv1alpha1.IPClaim) bool {
 		return c.Spec.Pool == pool && c.Spec.Type == ipamv1alpha1.ClaimTypeAddress
 	}) {
 		out = append(out, netip.MustParseAddr(c.Spec.Address))

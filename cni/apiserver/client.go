@@ -1,9 +1,11 @@
-// Package apiserver is the plugin's view of the Kubernetes API server: the
-// allocator's claim store, and the reads of pods, namespaces, nodes and pools
-// that choose a pool. The plugin is a short-lived process, so there are no
-// informers: each call is one request, answered from the API server's watch
-// cache wherever a stale answer is harmless, and only the node's own
-// objects are ever listed on the common path.
+// Package apiserver is the plugin's view of the Kubernetes API server
+// (plugin.Cluster): the allocator's claim store, and the reads of pods,
+// namespaces, nodes and pools that choose a pool. How its requests travel
+// (one connection per call) is package transport's business. The plugin is
+// a short-lived process, so there are no informers: each call is one
+// request, answered from the API server's watch cache wherever a stale
+// answer is harmless, and only the node's own objects are ever listed on
+// the common path.
 //
 // It is built on client-go's dynamic and metadata clients rather than a
 // typed client with a full scheme: a plugin process starts for every CNI
@@ -15,11 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"net/netip"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -37,6 +35,7 @@ import (
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/allocator"
+	"github.com/ipkeeper/ipkeeper/cni/apiserver/transport"
 )
 
 var _ allocator.Store = (*Client)(nil)
@@ -45,20 +44,25 @@ var _ allocator.Store = (*Client)(nil)
 var (
 	claimsResource = ipamv1alpha1.GroupVersion.WithResource("ipclaims")
 	poolsResource  = ipamv1alpha1.GroupVersion.WithResource("ippools")
-	coreResources  = map[string]schema.GroupVersionResource{
-		"Pod":       {Version: "v1", Resource: "pods"},
-		"Namespace": {Version: "v1", Resource: "namespaces"},
-		"Node":      {Version: "v1", Resource: "nodes"},
-	}
+	// The core resources are spelled out: importing k8s.io/api/core/v1
+	// would cost every plugin process its initialisation.
+	pods       = coreResource{schema.GroupVersionResource{Version: "v1", Resource: "pods"}, "Pod"}
+	namespaces = coreResource{schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, "Namespace"}
+	nodes      = coreResource{schema.GroupVersionResource{Version: "v1", Resource: "nodes"}, "Node"}
 )
+
+// coreResource is a built-in resource the plugin reads the metadata of,
+// with the kind its errors name.
+type coreResource struct {
+	gvr  schema.GroupVersionResource
+	kind string
+}
 
 // Client talks to the API server for one CNI call.
 type Client struct {
 	claims dynamic.ResourceInterface
 	pools  dynamic.ResourceInterface
 	meta   metadata.Interface
-	// requests counts HTTP requests, to measure round trips per call.
-	requests *atomic.Int64
 }
 
 // LoadConfig reads a kubeconfig and bounds each request by timeout.
@@ -79,16 +83,9 @@ func New(cfg *rest.Config) (*Client, error) {
 	// A CNI call is a burst of a few requests; client-side throttling
 	// would only add latency to pod start.
 	cfg.QPS, cfg.Burst = -1, 0
-	if err := shareOneConnection(cfg); err != nil {
+	if err := transport.ShareOneConnection(cfg); err != nil {
 		return nil, fmt.Errorf("create API client: %w", err)
 	}
-	requests := new(atomic.Int64)
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-			requests.Add(1)
-			return rt.RoundTrip(req)
-		})
-	})
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create API client: %w", err)
@@ -97,74 +94,8 @@ func New(cfg *rest.Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create API client: %w", err)
 	}
-	return &Client{claims: dyn.Resource(claimsResource), pools: dyn.Resource(poolsResource), meta: meta, requests: requests}, nil
+	return &Client{claims: dyn.Resource(claimsResource), pools: dyn.Resource(poolsResource), meta: meta}, nil
 }
-
-// shareOneConnection sends every request of the call over one connection.
-// net/http dials a new connection for each request started before the
-// first one is up, so the parallel first reads of an ADD would cost three
-// TLS handshakes, a sixth of the plugin's CPU and of the API server's.
-func shareOneConnection(cfg *rest.Config) error {
-	tlsConfig, err := rest.TLSConfigFor(cfg)
-	if err != nil || tlsConfig == nil {
-		return err // plain HTTP: no handshake to save
-	}
-	proxy := cfg.Proxy
-	if proxy == nil {
-		proxy = http.ProxyFromEnvironment
-	}
-	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-	cfg.Transport = &oneConnection{transport: &http.Transport{
-		TLSClientConfig: tlsConfig, Proxy: proxy, DialContext: dialer.DialContext,
-		TLSHandshakeTimeout: 10 * time.Second, ForceAttemptHTTP2: true,
-	}}
-	// The transport now carries the TLS settings; client-go refuses both.
-	cfg.TLSClientConfig, cfg.Proxy = rest.TLSClientConfig{}, nil
-	return nil
-}
-
-// oneConnection is a RoundTripper over a single connection, dialled by the
-// first request that needs it while the others wait, and dialled again if
-// it breaks. Over HTTP/2 the requests share it concurrently.
-type oneConnection struct {
-	transport *http.Transport
-	mu        sync.Mutex
-	conn      *http.ClientConn
-}
-
-// RoundTrip implements http.RoundTripper.
-func (o *oneConnection) RoundTrip(req *http.Request) (*http.Response, error) {
-	conn, err := o.connection(req)
-	if err != nil {
-		return nil, err
-	}
-	return conn.RoundTrip(req)
-}
-
-func (o *oneConnection) connection(req *http.Request) (*http.ClientConn, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.conn != nil && o.conn.Err() == nil {
-		return o.conn, nil
-	}
-	port := req.URL.Port()
-	if port == "" {
-		port = "443"
-	}
-	conn, err := o.transport.NewClientConn(req.Context(), req.URL.Scheme, net.JoinHostPort(req.URL.Hostname(), port))
-	if err != nil {
-		return nil, err
-	}
-	o.conn = conn
-	return conn, nil
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
-
-// Requests returns how many HTTP requests the client has made.
-func (c *Client) Requests() int64 { return c.requests.Load() }
 
 // fromWatchCache asks for whatever the API server's watch cache holds, for
 // reads where a slightly stale answer is harmless.
@@ -173,22 +104,28 @@ var fromWatchCache = metav1.GetOptions{ResourceVersion: "0"}
 // PodMeta returns a pod's metadata, read consistently: the pod may have been
 // created a moment ago. A missing pod is (nil, nil).
 func (c *Client) PodMeta(ctx context.Context, namespace, name string) (*metav1.PartialObjectMetadata, error) {
-	return c.objectMeta(ctx, "Pod", namespace, name, metav1.GetOptions{})
+	return c.objectMeta(ctx, pods, namespace, name, metav1.GetOptions{})
 }
 
-// ObjectMeta returns the metadata of a namespace or node (kind), read from
-// the watch cache; a missing object is (nil, nil).
-func (c *Client) ObjectMeta(ctx context.Context, kind, name string) (*metav1.PartialObjectMetadata, error) {
-	return c.objectMeta(ctx, kind, "", name, fromWatchCache)
+// NamespaceMeta returns a namespace's metadata, read from the watch cache:
+// its annotations change seldom. A missing namespace is (nil, nil).
+func (c *Client) NamespaceMeta(ctx context.Context, name string) (*metav1.PartialObjectMetadata, error) {
+	return c.objectMeta(ctx, namespaces, "", name, fromWatchCache)
 }
 
-func (c *Client) objectMeta(ctx context.Context, kind, namespace, name string, opts metav1.GetOptions) (*metav1.PartialObjectMetadata, error) {
-	obj, err := c.meta.Resource(coreResources[kind]).Namespace(namespace).Get(ctx, name, opts)
+// NodeMeta returns a node's metadata, read from the watch cache: its labels
+// change seldom. A missing node is (nil, nil).
+func (c *Client) NodeMeta(ctx context.Context, name string) (*metav1.PartialObjectMetadata, error) {
+	return c.objectMeta(ctx, nodes, "", name, fromWatchCache)
+}
+
+func (c *Client) objectMeta(ctx context.Context, resource coreResource, namespace, name string, opts metav1.GetOptions) (*metav1.PartialObjectMetadata, error) {
+	obj, err := c.meta.Resource(resource.gvr).Namespace(namespace).Get(ctx, name, opts)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get %s %s: %w", kind, objectName(namespace, name), err)
+		return nil, fmt.Errorf("get %s %s: %w", resource.kind, objectName(namespace, name), err)
 	}
 	return obj, nil
 }

@@ -52,7 +52,10 @@ type Config struct {
 	IPAM    IPAM
 	// TimeoutDuration is IPAM.Timeout parsed.
 	TimeoutDuration time.Duration
-	// ValidAttachments is set on GC: every attachment that is still in use.
+	// ValidAttachments is set on GC: every attachment that is still in use,
+	// from cni.dev/valid-attachments and cni.dev/attachments (libcni sends
+	// both; the specification first named the latter). With neither,
+	// nothing is valid: libcni has DELed every attachment itself.
 	ValidAttachments []types.GCAttachment
 	// PrevResult is set on CHECK (and DEL, when the runtime sends it).
 	PrevResult types.Result
@@ -63,6 +66,7 @@ type fullConfig struct {
 	types.NetConf
 	IPAM             json.RawMessage      `json:"ipam"`
 	ValidAttachments []types.GCAttachment `json:"cni.dev/valid-attachments,omitempty"`
+	Attachments      []types.GCAttachment `json:"cni.dev/attachments,omitempty"`
 }
 
 // Parse parses and checks a network configuration. Its errors say which key
@@ -83,7 +87,7 @@ func Parse(data []byte) (*Config, error) {
 	if err != nil || timeout <= 0 {
 		return nil, fmt.Errorf(`ipam.timeout %q is not a positive duration such as "30s"`, ipam.Timeout)
 	}
-	cfg := &Config{Network: full.NetConf, IPAM: ipam, TimeoutDuration: timeout, ValidAttachments: full.ValidAttachments}
+	cfg := &Config{Network: full.NetConf, IPAM: ipam, TimeoutDuration: timeout, ValidAttachments: append(full.ValidAttachments, full.Attachments...)}
 	if full.RawPrevResult != nil {
 		if err := parsePrevResult(cfg, &full.NetConf); err != nil {
 			return nil, err

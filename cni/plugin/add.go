@@ -54,7 +54,7 @@ func (p *Plugin) readUnreadPools(ctx context.Context, names []string, in *inputs
 		if _, read := in.pools[name]; read {
 			continue
 		}
-		pool, err := p.API.Pool(ctx, name)
+		pool, err := p.Cluster.Pool(ctx, name)
 		if err != nil {
 			return err
 		}
@@ -92,7 +92,7 @@ func (p *Plugin) readInputs(ctx context.Context, pod podArgs) (*inputs, error) {
 	}
 	if pod.isKubernetes() {
 		run(func() error { return p.readPod(ctx, pod, in) })
-		run(func() error { return p.readMeta(ctx, "Namespace", pod.Namespace, &in.namespaceAnnotations, nil) })
+		run(func() error { return p.readNamespace(ctx, pod.Namespace, in) })
 	}
 	for _, name := range p.Config.IPAM.Pools {
 		run(func() error { return p.readPool(ctx, name, in, &mu) })
@@ -107,7 +107,7 @@ func (p *Plugin) readInputs(ctx context.Context, pod podArgs) (*inputs, error) {
 // readPod reads the pod's annotations, and its uid when the runtime did not
 // pass K8S_POD_UID.
 func (p *Plugin) readPod(ctx context.Context, pod podArgs, in *inputs) error {
-	meta, err := p.API.PodMeta(ctx, pod.Namespace, pod.Name)
+	meta, err := p.Cluster.PodMeta(ctx, pod.Namespace, pod.Name)
 	if err != nil {
 		return err
 	}
@@ -121,26 +121,30 @@ func (p *Plugin) readPod(ctx context.Context, pod podArgs, in *inputs) error {
 	return nil
 }
 
-// readMeta reads the annotations and labels of a namespace or node; a
-// missing object leaves them empty.
-func (p *Plugin) readMeta(ctx context.Context, kind, name string, annotations, labels *map[string]string) error {
-	meta, err := p.API.ObjectMeta(ctx, kind, name)
-	if err != nil || meta == nil {
+// readNamespace reads the annotations of the pod's namespace; a missing
+// namespace has none.
+func (p *Plugin) readNamespace(ctx context.Context, name string, in *inputs) error {
+	ns, err := p.Cluster.NamespaceMeta(ctx, name)
+	if err != nil || ns == nil {
 		return err
 	}
-	if annotations != nil {
-		*annotations = meta.Annotations
-	}
-	if labels != nil {
-		*labels = meta.Labels
-	}
+	in.namespaceAnnotations = ns.Annotations
 	return nil
+}
+
+// nodeLabels reads the labels of this node; a missing node has none.
+func (p *Plugin) nodeLabels(ctx context.Context) (map[string]string, error) {
+	node, err := p.Cluster.NodeMeta(ctx, p.Node)
+	if err != nil || node == nil {
+		return nil, err
+	}
+	return node.Labels, nil
 }
 
 // readPool reads a pool into in; mu guards in.pools against the other
 // reads running beside it.
 func (p *Plugin) readPool(ctx context.Context, name string, in *inputs, mu *sync.Mutex) error {
-	pool, err := p.API.Pool(ctx, name)
+	pool, err := p.Cluster.Pool(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -184,7 +188,9 @@ func (p *Plugin) plan(ctx context.Context, in *inputs) ([]poolchoice.Family, err
 func (p *Plugin) readNodeLabels(ctx context.Context, names []string, in *inputs) error {
 	for _, name := range names {
 		if pool := in.pools[name]; pool != nil && pool.Spec.NodeSelector != nil {
-			return p.readMeta(ctx, "Node", p.Node, nil, &in.nodeLabels)
+			var err error
+			in.nodeLabels, err = p.nodeLabels(ctx)
+			return err
 		}
 	}
 	return nil
@@ -222,7 +228,7 @@ func (p *Plugin) allocate(ctx context.Context, families []poolchoice.Family, own
 	for _, name := range poolNames {
 		states[name] = state.Pool(name)
 	}
-	nodeClaims, err := p.API.NodeClaims(ctx, p.Node, nodestate.NewestResourceVersion(slices.Collect(maps.Values(states))...))
+	nodeClaims, err := p.Cluster.NodeClaims(ctx, p.Node, nodestate.NewestResourceVersion(slices.Collect(maps.Values(states))...))
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +236,7 @@ func (p *Plugin) allocate(ctx context.Context, families []poolchoice.Family, own
 	if err != nil {
 		return nil, err
 	}
-	created := &createRecorder{Store: p.API}
+	created := &createRecorder{Store: p.Cluster}
 	claims, err := (&allocator.Allocator{Store: created, Node: p.Node}).AllocateAll(ctx, reqs)
 	saveStates(state, states, families, claims, created)
 	return claims, err

@@ -39,7 +39,7 @@ func (p *Plugin) Check(ctx context.Context, args *skel.CmdArgs) error {
 }
 
 func (p *Plugin) checkClaim(ctx context.Context, addr netip.Addr, owner ipamv1alpha1.ClaimOwner) error {
-	claim, err := p.API.Get(ctx, ipspace.AddressClaimName(addr))
+	claim, err := p.Cluster.Get(ctx, ipspace.AddressClaimName(addr))
 	if errors.Is(err, allocator.ErrNotFound) {
 		return cnierr.New(cnierr.ClaimMismatch, "address %s of container %s (%s) is not claimed: the claim was released; recreate the pod",
 			addr, owner.ContainerID, owner.Interface)

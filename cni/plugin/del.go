@@ -20,7 +20,7 @@ func (p *Plugin) Del(ctx context.Context, args *skel.CmdArgs) error {
 	}
 	var errs []error
 	for i := range claims {
-		if err := p.API.Delete(ctx, &claims[i]); err != nil {
+		if err := p.Cluster.Delete(ctx, &claims[i]); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -37,9 +37,9 @@ func (p *Plugin) interfaceClaims(ctx context.Context, args *skel.CmdArgs) ([]ipa
 	if state, err := p.stateDir(); err == nil {
 		newest = nodestate.NewestResourceVersion(state.Pools()...)
 	}
-	claims, err := p.API.ContainerClaims(ctx, args.ContainerID, newest)
+	claims, err := p.Cluster.ContainerClaims(ctx, args.ContainerID, newest)
 	if err == nil && newest != "" && len(ofInterface(claims, args.IfName)) == 0 {
-		claims, err = p.API.ContainerClaims(ctx, args.ContainerID, "")
+		claims, err = p.Cluster.ContainerClaims(ctx, args.ContainerID, "")
 	}
 	return ofInterface(claims, args.IfName), err
 }

@@ -16,7 +16,7 @@ func (p *Plugin) GC(ctx context.Context) error {
 	for _, a := range p.Config.ValidAttachments {
 		valid[a] = true
 	}
-	claims, err := p.API.NodeClaims(ctx, p.Node, "")
+	claims, err := p.Cluster.NodeClaims(ctx, p.Node, "")
 	if err != nil {
 		return asCNIError("list this node's claims", err)
 	}
@@ -30,7 +30,7 @@ func (p *Plugin) GC(ctx context.Context) error {
 		if valid[types.GCAttachment{ContainerID: owner.ContainerID, IfName: owner.Interface}] {
 			continue
 		}
-		if err := p.API.Delete(ctx, claim); err != nil {
+		if err := p.Cluster.Delete(ctx, claim); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -1,12 +1,14 @@
 // Package plugin carries out the CNI verbs of the ipkeeper IPAM plugin:
-// it reads what a call needs from the API server, chooses pools, takes the
-// node's lock, lets the allocator create claims and turns them into a CNI
-// result. cni/main.go is only the skel glue around it.
+// it reads what a call needs from the cluster (the small Cluster interface,
+// served by the API server in production and by Fake in tests), chooses
+// pools, takes the node's lock, lets the allocator create claims and turns
+// them into a CNI result. Every error it returns is a CNI error; errors.go
+// gives the pool choice's and the allocator's failures their codes.
+// cni/main.go is only the skel glue around it.
 package plugin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,13 +30,15 @@ type Plugin struct {
 	Config *netconf.Config
 	// Node is the name of the node the plugin runs on.
 	Node string
-	API  *apiserver.Client
+	// Cluster is where the claims are made and the pools read.
+	Cluster Cluster
 }
 
 // Load parses the network configuration of a call, finds the node's name
-// and prepares the API client. Every error is a CNI error: 7 for a
-// configuration that cannot work as written.
-func Load(stdin []byte) (*Plugin, error) {
+// and prepares the API client; configure, if given, may adjust the client's
+// configuration first (the benchmarks count requests that way). Every
+// error is a CNI error: 7 for a configuration that cannot work as written.
+func Load(stdin []byte, configure ...func(*rest.Config)) (*Plugin, error) {
 	cfg, err := netconf.Parse(stdin)
 	if err != nil {
 		return nil, cnierr.BadConfig(err)
@@ -50,16 +54,20 @@ func Load(stdin []byte) (*Plugin, error) {
 	if err != nil {
 		return nil, cnierr.BadConfig(fmt.Errorf("%w: the node installer writes it; check ipam.kubeconfig", err))
 	}
+	for _, c := range configure {
+		c(restCfg)
+	}
 	return New(cfg, node, restCfg)
 }
 
-// New returns a Plugin for a parsed configuration.
+// New returns a Plugin for a parsed configuration that talks to the API
+// server restCfg describes.
 func New(cfg *netconf.Config, node string, restCfg *rest.Config) (*Plugin, error) {
-	api, err := apiserver.New(restCfg)
+	client, err := apiserver.New(restCfg)
 	if err != nil {
 		return nil, cnierr.BadConfig(err)
 	}
-	return &Plugin{Config: cfg, Node: node, API: api}, nil
+	return &Plugin{Config: cfg, Node: node, Cluster: client}, nil
 }
 
 // nodeName returns ipam.nodeName, else the name the node installer wrote
@@ -126,14 +134,3 @@ func parsePodArgs(args *skel.CmdArgs) (podArgs, error) {
 
 // isKubernetes reports whether the runtime named a pod.
 func (a podArgs) isKubernetes() bool { return a.Name != "" }
-
-// asCNIError returns err as a CNI error for verb.
-func asCNIError(verb string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return cnierr.FromAPI(verb+" (timed out; raise ipam.timeout if the API server is slow)", err)
-	}
-	return cnierr.FromAPI(verb, err)
-}

@@ -10,14 +10,12 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/containernetworking/cni/pkg/types"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/cni/cnierr"
 )
 
 // Names returns the pool names to use and where they came from: the pod's
@@ -34,14 +32,14 @@ func Names(podAnnotations, namespaceAnnotations map[string]string, configured []
 		}
 		names := splitList(value)
 		if len(names) == 0 {
-			return nil, "", cnierr.New(cnierr.BadAnnotation, "the %s annotation %s is empty: list pool names separated by commas, or remove it",
+			return nil, "", newError(ErrBadAnnotation, "the %s annotation %s is empty: list pool names separated by commas, or remove it",
 				source.name, ipamv1alpha1.AnnotationPools)
 		}
 		return names, source.name + " annotation " + ipamv1alpha1.AnnotationPools, nil
 	}
 	if len(configured) == 0 {
-		return nil, "", cnierr.BadConfig(fmt.Errorf("no pool to allocate from: set ipam.pools in the CNI configuration or annotate the pod or namespace with %s",
-			ipamv1alpha1.AnnotationPools))
+		return nil, "", newError(ErrNoPools, "no pool to allocate from: set ipam.pools in the CNI configuration or annotate the pod or namespace with %s",
+			ipamv1alpha1.AnnotationPools)
 	}
 	return configured, "CNI configuration", nil
 }
@@ -57,18 +55,18 @@ func RequestedAddresses(podAnnotations map[string]string) ([]netip.Addr, error) 
 	for _, s := range splitList(value) {
 		a, err := ipspace.ParseAddr(s)
 		if err != nil {
-			return nil, cnierr.New(cnierr.BadAnnotation, "annotation %s: %v", ipamv1alpha1.AnnotationIPs, err)
+			return nil, newError(ErrBadAnnotation, "annotation %s: %v", ipamv1alpha1.AnnotationIPs, err)
 		}
 		for _, prev := range out {
 			if prev.Is4() == a.Is4() {
-				return nil, cnierr.New(cnierr.BadAnnotation, "annotation %s asks for %s and %s: ask for at most one address per family",
+				return nil, newError(ErrBadAnnotation, "annotation %s asks for %s and %s: ask for at most one address per family",
 					ipamv1alpha1.AnnotationIPs, prev, a)
 			}
 		}
 		out = append(out, a)
 	}
 	if len(out) == 0 {
-		return nil, cnierr.New(cnierr.BadAnnotation, "annotation %s is empty: list addresses separated by commas, or remove it", ipamv1alpha1.AnnotationIPs)
+		return nil, newError(ErrBadAnnotation, "annotation %s is empty: list addresses separated by commas, or remove it", ipamv1alpha1.AnnotationIPs)
 	}
 	return out, nil
 }
@@ -106,11 +104,11 @@ func Choose(names []string, pools map[string]*ipamv1alpha1.IPPool, node string, 
 		if pool == nil {
 			// Its family is unknown, so skipping it could leave a dual-stack
 			// pod with one family and no word of it.
-			return nil, cnierr.New(cnierr.PoolUnavailable, "pool %s does not exist: create it or fix the pool name", name)
+			return nil, newError(ErrPoolMissing, "pool %s does not exist: create it or fix the pool name", name)
 		}
 		prefix, err := ipspace.ParsePrefix(pool.Spec.CIDR)
 		if err != nil {
-			return nil, cnierr.New(cnierr.PoolUnavailable, "pool %s has an invalid cidr: %v", name, err)
+			return nil, newError(ErrPoolUnavailable, "pool %s has an invalid cidr: %v", name, err)
 		}
 		v4 := prefix.Addr().Is4()
 		if err := Usable(pool, node, nodeLabels); err != nil {
@@ -150,19 +148,19 @@ func hasFamily(families []Family, v4 bool) bool {
 	return false
 }
 
-// firstReason returns the first reason with its code, followed by the
+// firstReason returns the first reason with its kind, followed by the
 // others, so the message names every pool that was skipped.
 func firstReason(reasons []error) error {
 	if len(reasons) == 0 {
-		return cnierr.New(cnierr.PoolUnavailable, "no pool to allocate from")
+		return newError(ErrPoolUnavailable, "no pool to allocate from")
 	}
-	var first *types.Error
+	var first *Error
 	if errors.As(reasons[0], &first) && len(reasons) > 1 {
 		msgs := make([]string, len(reasons))
 		for i, r := range reasons {
 			msgs[i] = r.Error()
 		}
-		return cnierr.New(first.Code, "%s", strings.Join(msgs, "; "))
+		return newError(first.Kind, "%s", strings.Join(msgs, "; "))
 	}
 	return reasons[0]
 }
@@ -171,22 +169,22 @@ func firstReason(reasons []error) error {
 func Usable(pool *ipamv1alpha1.IPPool, node string, nodeLabels map[string]string) error {
 	switch {
 	case pool.DeletionTimestamp != nil:
-		return cnierr.New(cnierr.PoolUnavailable, "pool %s is being deleted: use another pool", pool.Name)
+		return newError(ErrPoolUnavailable, "pool %s is being deleted: use another pool", pool.Name)
 	case pool.Spec.Disabled:
-		return cnierr.New(cnierr.PoolUnavailable, "pool %s is disabled: enable it or use another pool", pool.Name)
+		return newError(ErrPoolUnavailable, "pool %s is disabled: enable it or use another pool", pool.Name)
 	}
 	if ready := meta.FindStatusCondition(pool.Status.Conditions, ipamv1alpha1.PoolReady); ready == nil || ready.Status != metav1.ConditionTrue {
-		return cnierr.New(cnierr.PoolUnavailable, "pool %s is not Ready (%s): see kubectl describe ippool %s", pool.Name, readiness(ready), pool.Name)
+		return newError(ErrPoolUnavailable, "pool %s is not Ready (%s): see kubectl describe ippool %s", pool.Name, readiness(ready), pool.Name)
 	}
 	if pool.Spec.NodeSelector == nil {
 		return nil
 	}
 	selector, err := metav1.LabelSelectorAsSelector(pool.Spec.NodeSelector)
 	if err != nil {
-		return cnierr.New(cnierr.PoolUnavailable, "pool %s has an invalid nodeSelector: %v", pool.Name, err)
+		return newError(ErrPoolUnavailable, "pool %s has an invalid nodeSelector: %v", pool.Name, err)
 	}
 	if !selector.Matches(labels.Set(nodeLabels)) {
-		return cnierr.New(cnierr.NodeNotSelected, "pool %s does not select node %s (nodeSelector %s): label the node or use another pool",
+		return newError(ErrNodeNotSelected, "pool %s does not select node %s (nodeSelector %s): label the node or use another pool",
 			pool.Name, node, selector)
 	}
 	return nil
@@ -214,6 +212,6 @@ func Pin(families []Family, addr netip.Addr, source string) ([]Family, error) {
 			}
 		}
 	}
-	return nil, cnierr.New(cnierr.BadAnnotation, "address %s asked for in annotation %s lies in none of the pools chosen by the %s: ask for an address of one of them",
+	return nil, newError(ErrBadAnnotation, "address %s asked for in annotation %s lies in none of the pools chosen by the %s: ask for an address of one of them",
 		addr, ipamv1alpha1.AnnotationIPs, source)
 }

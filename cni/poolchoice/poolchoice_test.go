@@ -7,11 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/containernetworking/cni/pkg/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/cni/cnierr"
 )
 
 func TestNames(t *testing.T) {
@@ -22,22 +20,22 @@ func TestNames(t *testing.T) {
 		configured []string
 		want       []string
 		source     string
+		wantKind   error
 		wantErr    string
 	}{
 		{name: "pod wins", pod: pools, ns: map[string]string{ipamv1alpha1.AnnotationPools: "red"}, configured: []string{"default"},
 			want: []string{"blue-v4", "blue-v6"}, source: "pod annotation"},
 		{name: "namespace next", ns: pools, configured: []string{"default"}, want: []string{"blue-v4", "blue-v6"}, source: "namespace annotation"},
 		{name: "configuration last", configured: []string{"default"}, want: []string{"default"}, source: "CNI configuration"},
-		{name: "empty annotation", pod: map[string]string{ipamv1alpha1.AnnotationPools: " , "}, wantErr: "the pod annotation ipam.ipkeeper.dev/pools is empty"},
-		{name: "nothing at all", wantErr: "no pool to allocate from: set ipam.pools"},
+		{name: "empty annotation", pod: map[string]string{ipamv1alpha1.AnnotationPools: " , "}, wantKind: ErrBadAnnotation,
+			wantErr: "the pod annotation ipam.ipkeeper.dev/pools is empty"},
+		{name: "nothing at all", wantKind: ErrNoPools, wantErr: "no pool to allocate from: set ipam.pools"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, source, err := Names(tt.pod, tt.ns, tt.configured)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
+				expectError(t, err, tt.wantKind, tt.wantErr)
 				return
 			}
 			if err != nil || !slices.Equal(got, tt.want) || !strings.HasPrefix(source, tt.source) {
@@ -61,10 +59,7 @@ func TestRequestedAddresses(t *testing.T) {
 	for _, tt := range tests {
 		got, err := RequestedAddresses(map[string]string{ipamv1alpha1.AnnotationIPs: tt.value})
 		if tt.wantErr != "" {
-			var cniErr *types.Error
-			if !errors.As(err, &cniErr) || cniErr.Code != cnierr.BadAnnotation || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("%q: error = %v, want code %d with %q", tt.value, err, cnierr.BadAnnotation, tt.wantErr)
-			}
+			expectError(t, err, ErrBadAnnotation, tt.wantErr)
 			continue
 		}
 		var s []string
@@ -107,7 +102,7 @@ func TestChoose(t *testing.T) {
 		names    []string
 		labels   map[string]string
 		want     string
-		wantCode uint
+		wantKind error
 		wantErr  string
 	}{
 		{name: "dual-stack", names: []string{"v4", "v6"}, want: "v4 | v6"},
@@ -115,21 +110,20 @@ func TestChoose(t *testing.T) {
 		{name: "disabled pool skipped", names: []string{"off", "v4"}, want: "v4"},
 		{name: "node selected", names: []string{"rack1"}, labels: map[string]string{"rack": "1"}, want: "rack1"},
 		{name: "node not selected", names: []string{"rack1"}, labels: map[string]string{"rack": "2"},
-			wantCode: cnierr.NodeNotSelected, wantErr: "pool rack1 does not select node node-a (nodeSelector rack=1)"},
-		{name: "missing pool", names: []string{"nope"}, wantCode: cnierr.PoolUnavailable, wantErr: "pool nope does not exist"},
-		{name: "disabled only", names: []string{"off"}, wantCode: cnierr.PoolUnavailable, wantErr: "pool off is disabled"},
-		{name: "not ready", names: []string{"new"}, wantCode: cnierr.PoolUnavailable, wantErr: "pool new is not Ready (the operator has not reported on it yet)"},
-		{name: "one family lost fails all", names: []string{"off", "v6"}, wantCode: cnierr.PoolUnavailable, wantErr: "pool off is disabled"},
-		{name: "a missing pool fails all", names: []string{"v4", "v6-typo"}, wantCode: cnierr.PoolUnavailable, wantErr: "pool v6-typo does not exist"},
+			wantKind: ErrNodeNotSelected, wantErr: "pool rack1 does not select node node-a (nodeSelector rack=1)"},
+		{name: "missing pool", names: []string{"nope"}, wantKind: ErrPoolMissing, wantErr: "pool nope does not exist"},
+		{name: "disabled only", names: []string{"off"}, wantKind: ErrPoolUnavailable, wantErr: "pool off is disabled"},
+		{name: "not ready", names: []string{"new"}, wantKind: ErrPoolUnavailable, wantErr: "pool new is not Ready (the operator has not reported on it yet)"},
+		{name: "one family lost fails all", names: []string{"off", "v6"}, wantKind: ErrPoolUnavailable, wantErr: "pool off is disabled"},
+		{name: "every reason told, with the first one's kind", names: []string{"rack1", "off"}, labels: map[string]string{"rack": "2"},
+			wantKind: ErrNodeNotSelected, wantErr: "label the node or use another pool; pool off is disabled: enable it or use another pool"},
+		{name: "a missing pool fails all", names: []string{"v4", "v6-typo"}, wantKind: ErrPoolMissing, wantErr: "pool v6-typo does not exist"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			families, err := Choose(tt.names, all, "node-a", tt.labels)
 			if tt.wantErr != "" {
-				var cniErr *types.Error
-				if !errors.As(err, &cniErr) || cniErr.Code != tt.wantCode || !strings.Contains(cniErr.Msg, tt.wantErr) {
-					t.Fatalf("error = %v, want code %d with %q", err, tt.wantCode, tt.wantErr)
-				}
+				expectError(t, err, tt.wantKind, tt.wantErr)
 				return
 			}
 			if err != nil {
@@ -161,8 +155,15 @@ func TestPin(t *testing.T) {
 		t.Fatalf("pinned = %+v; want the IPv4 family narrowed to spare, the IPv6 family untouched", pinned)
 	}
 	_, err = Pin(families, netip.MustParseAddr("192.168.0.1"), "pod annotation")
-	var cniErr *types.Error
-	if !errors.As(err, &cniErr) || cniErr.Code != cnierr.BadAnnotation || !strings.Contains(cniErr.Msg, "lies in none of the pools chosen by the pod annotation") {
-		t.Fatalf("error = %v", err)
+	expectError(t, err, ErrBadAnnotation, "lies in none of the pools chosen by the pod annotation")
+}
+
+// expectError fails unless err is a poolchoice Error of kind whose message
+// holds want.
+func expectError(t *testing.T, err error, kind error, want string) {
+	t.Helper()
+	var choiceErr *Error
+	if !errors.As(err, &choiceErr) || !errors.Is(err, kind) || !strings.Contains(choiceErr.Error(), want) {
+		t.Fatalf("error = %v; want %q containing %q", err, kind, want)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/skel"
 
+	"github.com/ipkeeper/ipkeeper/cni/apiserver/transport"
 	"github.com/ipkeeper/ipkeeper/cni/plugin"
 )
 
@@ -148,7 +149,8 @@ func cycleInProcess(b *testing.B, c *cluster, node *simNode, requests *requestCo
 // requests to requests and returns how long it took.
 func call(b *testing.B, args *skel.CmdArgs, requests *int64, verb func(context.Context, *plugin.Plugin) error) time.Duration {
 	start := time.Now()
-	p, err := plugin.Load(args.StdinData)
+	var counter transport.Counter
+	p, err := plugin.Load(args.StdinData, counter.Install)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -157,7 +159,7 @@ func call(b *testing.B, args *skel.CmdArgs, requests *int64, verb func(context.C
 	if err := verb(ctx, p); err != nil {
 		b.Fatalf("in-process call for %s: %v", args.ContainerID, err)
 	}
-	*requests += p.API.Requests()
+	*requests += counter.Requests()
 	return time.Since(start)
 }
 

@@ -1,0 +1,111 @@
+package plugin
+
+import (
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"sort"
+	"testing"
+
+	"github.com/containernetworking/cni/pkg/types"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/netconf"
+)
+
+// thisNode is the node every test plugin runs on.
+const thisNode = "node-a"
+
+// readyPool returns a pool the operator has reported Ready.
+func readyPool(name string, spec ipamv1alpha1.IPPoolSpec) *ipamv1alpha1.IPPool {
+	return &ipamv1alpha1.IPPool{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       spec,
+		Status: ipamv1alpha1.IPPoolStatus{Conditions: []metav1.Condition{
+			{Type: ipamv1alpha1.PoolReady, Status: metav1.ConditionTrue, Reason: ipamv1alpha1.ReasonAllocatable},
+		}},
+	}
+}
+
+// objectMeta returns the metadata of an object the plugin reads.
+func objectMeta(namespace, name, uid string, annotations, labels map[string]string) *metav1.PartialObjectMetadata {
+	return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+		Namespace: namespace, Name: name, UID: k8stypes.UID(uid), Annotations: annotations, Labels: labels,
+	}}
+}
+
+// testPlugin returns a plugin on fake for the network "net" on thisNode,
+// allocating from pools; extra adds keys to the network configuration.
+func testPlugin(t *testing.T, fake *Fake, pools []string, extra map[string]any) *Plugin {
+	t.Helper()
+	conf := map[string]any{
+		"cniVersion": "1.1.0", "name": "net",
+		"ipam": map[string]any{"type": "ipkeeper", "pools": pools, "nodeName": thisNode, "dataDir": t.TempDir()},
+	}
+	for k, v := range extra {
+		conf[k] = v
+	}
+	data, err := json.Marshal(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := netconf.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Plugin{Config: cfg, Node: thisNode, Cluster: fake}
+}
+
+// addressClaim is the claim of addr in pool for a container interface of
+// the pod default/<pod> on node, on the network "net".
+func addressClaim(pool, addr, node, pod, containerID, ifName string) *ipamv1alpha1.IPClaim {
+	a := netip.MustParseAddr(addr)
+	return &ipamv1alpha1.IPClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: ipspace.AddressClaimName(a)},
+		Spec: ipamv1alpha1.IPClaimSpec{
+			Pool: pool, Type: ipamv1alpha1.ClaimTypeAddress, Node: node, Address: a.String(),
+			Owner: &ipamv1alpha1.ClaimOwner{
+				Namespace: "default", Name: pod, Pod: "default/" + pod,
+				ContainerID: containerID, Interface: ifName, Network: "net",
+			},
+		},
+	}
+}
+
+// addressesOf returns the addresses of the fake's Address claims that
+// match, sorted.
+func addressesOf(fake *Fake, match func(*ipamv1alpha1.IPClaim) bool) []string {
+	var out []string
+	for _, c := range fake.List("test", func(c *ipamv1alpha1.IPClaim) bool {
+		return c.Spec.Type == ipamv1alpha1.ClaimTypeAddress && match(c)
+	}) {
+		out = append(out, c.Spec.Address)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// all matches every claim.
+func all(*ipamv1alpha1.IPClaim) bool { return true }
+
+// expectCNIError fails unless err is the CNI error code with exactly the
+// message msg; code 0 expects no error.
+func expectCNIError(t *testing.T, err error, code uint, msg string) {
+	t.Helper()
+	if code == 0 {
+		if err != nil {
+			t.Fatalf("error = %v, want none", err)
+		}
+		return
+	}
+	var cniErr *types.Error
+	if !errors.As(err, &cniErr) {
+		t.Fatalf("error = %v (%T), want CNI error %d %q", err, err, code, msg)
+	}
+	if cniErr.Code != code || cniErr.Msg != msg {
+		t.Fatalf("CNI error %d %q\nwant      %d %q", cniErr.Code, cniErr.Msg, code, msg)
+	}
+}
