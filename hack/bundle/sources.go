@@ -38,10 +38,10 @@ type sources struct {
 	// nodeAccount and nodeRules are the node agent's service account (the
 	// CNI plugin's credential) and its ClusterRole's rules: OLM creates the
 	// account from the CSV's clusterPermissions.
-	nodeAccount corev1.ServiceAccount
-	nodeRules   []rbacv1.PolicyRule
-	webhooks            admissionregistrationv1.ValidatingWebhookConfiguration
-	webhookService      corev1.Service
+	nodeAccount    corev1.ServiceAccount
+	nodeRules      []rbacv1.PolicyRule
+	webhooks       admissionregistrationv1.ValidatingWebhookConfiguration
+	webhookService corev1.Service
 
 	// metricsService, metricsReader and the manager's disruption budget go
 	// into the bundle as they are: OLM creates none of them on its own.

@@ -42,6 +42,7 @@ type Cluster struct {
 var Options = controllers.Options{
 	GCGracePeriod: time.Hour, GCScanInterval: time.Hour,
 	Namespace: harness.OperatorNamespace, NodeServiceAccount: harness.NodeServiceAccount,
+	NodeAgent: controllers.NodeAgentOptions{Image: "registry.invalid/ipkeeper:test", CNIBinDir: "/opt/cni/bin", CNIConfDir: "/etc/cni/net.d"},
 }
 
 // Start starts the control plane, the controllers and the webhooks. The
