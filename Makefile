@@ -118,6 +118,10 @@ run: manifests generate ## Run the operator against the cluster of the current k
 docker-build: ## Build the image (needs a Docker engine).
 	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
 
+.PHONY: docker-push
+docker-push: ## Push the image IMG (needs a Docker engine).
+	docker push $(IMG)
+
 ##@ Deployment
 
 .PHONY: install

@@ -77,7 +77,7 @@ func cmdGC(args *skel.CmdArgs) error {
 }
 
 // cmdStatus answers 50 (not available) rather than 7 for a configuration
-// that cannot be loaded: the node installer may not have written the
+// that cannot be loaded: the node agent may not have written the
 // kubeconfig yet.
 func cmdStatus(args *skel.CmdArgs) error {
 	err := run(args, func(ctx context.Context, p *plugin.Plugin) error { return p.Status(ctx) })

@@ -36,7 +36,7 @@ type IPAM struct {
 	Pools []string `json:"pools"`
 	// Kubeconfig is the path of the kubeconfig the plugin authenticates with.
 	Kubeconfig string `json:"kubeconfig"`
-	// NodeName is this node's name; empty means the node installer's file,
+	// NodeName is this node's name; empty means the node agent's file,
 	// then the host name.
 	NodeName string `json:"nodeName"`
 	// Timeout bounds a whole CNI call, e.g. "30s".
