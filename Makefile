@@ -65,15 +65,14 @@ vet: ## Run go vet.
 lint: golangci-lint ## Run golangci-lint (configured in .golangci.yml).
 	$(GOLANGCI_LINT) run ./...
 
-# make test builds the CNI plugin once, as make build does, and hands its
-# directory to every test package in IPKEEPER_PLUGIN_DIR (test/harness).
+# make test builds the binaries once, with make build, and hands their
+# directory to every test package in IPKEEPER_BIN_DIR (test/harness).
 .PHONY: test
-test: manifests generate kustomize ## Run unit and integration tests on a real kube-apiserver and etcd.
+test: build kustomize ## Run unit and integration tests on a real kube-apiserver and etcd.
 	assets="$$($(TEST_ASSETS) envtest)"; plugins="$$($(TEST_ASSETS) cni-plugins)"; \
 	certmanager="$$($(TEST_ASSETS) cert-manager-crds)"; \
-	$(GO_BUILD) -o $(LOCALBIN)/ipkeeper ./cni; \
 	KUBEBUILDER_ASSETS="$$assets" CNI_PLUGINS_DIR="$$plugins" CERT_MANAGER_CRDS="$$certmanager" \
-	IPKEEPER_PLUGIN_DIR="$(LOCALBIN)" KUSTOMIZE="$(KUSTOMIZE)" go test $(GO_TEST_FLAGS) ./...
+	IPKEEPER_BIN_DIR="$(LOCALBIN)" KUSTOMIZE="$(KUSTOMIZE)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: verify
 verify: manifests generate bundle ## Fail on drift in generated files, unformatted code, vet or lint findings.

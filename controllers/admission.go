@@ -58,7 +58,7 @@ func (a *AdmissionSetup) Start(ctx context.Context) error {
 	log := logf.FromContext(ctx).WithValues("policy", a.Authority.PolicyName())
 	for {
 		wait := a.Resync
-		if err := a.apply(ctx); err != nil {
+		if err := a.apply(ctx); err != nil && ctx.Err() == nil {
 			log.Error(err, "Cannot put the node admission rules in force; retrying", "after", a.RetryInterval)
 			wait = a.RetryInterval
 		}

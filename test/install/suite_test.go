@@ -18,7 +18,7 @@ var (
 	cluster *operator.Cluster
 	env     *harness.Env
 	// plugin is the built plugin binary, which the node agent installs.
-	plugin *harness.Plugin
+	plugin *harness.Binaries
 )
 
 func TestMain(m *testing.M) {
