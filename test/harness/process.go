@@ -92,7 +92,7 @@ func (p *ManagerProcess) waitReady(probeAddr string) error {
 		select {
 		case err := <-p.done:
 			p.done <- err
-			return fmt.Errorf("the manager exited before it was ready: %v", err)
+			return fmt.Errorf("the manager exited before it was ready: %w", err)
 		case <-time.After(100 * time.Millisecond):
 		}
 		resp, err := http.Get("http://" + probeAddr + "/readyz")
