@@ -67,7 +67,7 @@ func (a *Allocator) allocate(ctx context.Context, req Request) (*ipamv1alpha1.IP
 		if req.Pool.Spec.StrictAffinity {
 			return nil, false, a.blocksExhausted(ctx, req)
 		}
-		claim, err = a.borrow(ctx, req)
+		claim, err = a.borrow(ctx, req, blocks)
 	}
 	return claim, claim != nil, err
 }
@@ -185,9 +185,49 @@ func (a *Allocator) claimBlock(ctx context.Context, req Request, taken map[netip
 	}
 }
 
-// borrow creates a claim for a single free address anywhere in the pool.
-func (a *Allocator) borrow(ctx context.Context, req Request) (*ipamv1alpha1.IPClaim, error) {
-	addresses, err := a.Store.PoolAddresses(ctx, req.Pool.Name)
+// maxBorrowBlocks bounds how many blocks one ADD reads when it borrows:
+// each costs a request, and a pool in which that many blocks in a row hold
+// no free address is as good as exhausted for this node (docs/design.md).
+const maxBorrowBlocks = 16
+
+// borrow creates a claim for a single free address in a block of another
+// node. It reads the Address claims of one block at a time (by block
+// label), never the pool's, starting at the block of the node's last
+// address when that was borrowed too, else at the node's own place in the
+// pool, and gives up after maxBorrowBlocks blocks. own are the node's
+// blocks, which are full.
+func (a *Allocator) borrow(ctx context.Context, req Request, own []netip.Prefix) (*ipamv1alpha1.IPClaim, error) {
+	skip := make(map[netip.Prefix]bool, len(own)+maxBorrowBlocks)
+	for _, p := range own {
+		skip[p] = true
+	}
+	start := req.Layout.BlockAt(nodeHash(a.Node)).Addr()
+	if req.Layout.Prefix().Contains(req.Cursor) && !skip[req.Layout.BlockOf(req.Cursor)] {
+		start = req.Cursor
+	}
+	for range maxBorrowBlocks {
+		block, ok := req.Layout.NextFreeBlock(start, func(p netip.Prefix) bool { return skip[p] })
+		if !ok {
+			return nil, exhausted(req)
+		}
+		skip[block] = true
+		held, err := a.heldIn(ctx, block)
+		if err != nil {
+			return nil, err
+		}
+		claim, err := a.createFirst(ctx, req, roundRobin(req.Layout, []netip.Prefix{block}, held, req.Cursor))
+		if claim != nil || err != nil {
+			return claim, err
+		}
+	}
+	return nil, newError(ErrExhausted,
+		"pool %s has no free block, and no free address in the blocks of node %s or in the %d other blocks it looked at (of %s): add a pool or free addresses",
+		req.Pool.Name, a.Node, maxBorrowBlocks, req.Layout.BlockCapacity())
+}
+
+// heldIn returns the addresses claimed inside block, by any node.
+func (a *Allocator) heldIn(ctx context.Context, block netip.Prefix) (map[netip.Addr]bool, error) {
+	addresses, err := a.Store.BlockAddresses(ctx, block)
 	if err != nil {
 		return nil, err
 	}
@@ -195,13 +235,7 @@ func (a *Allocator) borrow(ctx context.Context, req Request) (*ipamv1alpha1.IPCl
 	for _, addr := range addresses {
 		held[addr] = true
 	}
-	start := req.Layout.BlockAt(nodeHash(a.Node)).Addr()
-	whole := []netip.Prefix{req.Layout.Prefix()}
-	claim, err := a.createFirst(ctx, req, roundRobin(req.Layout, whole, held, start.Prev()))
-	if claim != nil || err != nil {
-		return claim, err
-	}
-	return nil, exhausted(req, addresses)
+	return held, nil
 }
 
 // blocksExhausted explains why a node of a strictAffinity pool gets nothing.
@@ -215,16 +249,12 @@ func (a *Allocator) blocksExhausted(ctx context.Context, req Request) error {
 		req.Pool.Name, a.Node, len(claimed), req.Layout.BlockCapacity())
 }
 
-// exhausted is the error of a pool with no free address at all.
-func exhausted(req Request, held []netip.Addr) error {
-	inUse := 0
-	for _, addr := range held {
-		if req.Layout.Contains(addr) {
-			inUse++
-		}
-	}
-	return newError(ErrExhausted, "pool %s is exhausted (%d/%s in use): add a pool or free addresses",
-		req.Pool.Name, inUse, req.Layout.Capacity())
+// exhausted is the error of a pool with no free address at all: every
+// block was looked at, and every usable address is held.
+func exhausted(req Request) error {
+	capacity := req.Layout.Capacity()
+	return newError(ErrExhausted, "pool %s is exhausted (%s/%s in use): add a pool or free addresses",
+		req.Pool.Name, capacity, capacity)
 }
 
 // allocateExact creates the claim for the address the pod asked for. A

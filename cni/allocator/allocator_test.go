@@ -195,9 +195,9 @@ func TestHugePoolsAreNotScanned(t *testing.T) {
 				}
 				seen[a] = true
 			}
-			if store.Calls["PoolBlocks"] != 3 || store.Calls["PoolAddresses"] != 0 {
-				t.Fatalf("listed the pool's blocks %d times and its addresses %d times; want 3 and 0 for 600 addresses in /120 blocks",
-					store.Calls["PoolBlocks"], store.Calls["PoolAddresses"])
+			if store.Calls["PoolBlocks"] != 3 || store.Calls["BlockAddresses"] != 0 {
+				t.Fatalf("listed the pool's blocks %d times and a block's addresses %d times; want 3 and 0 for 600 addresses in /120 blocks",
+					store.Calls["PoolBlocks"], store.Calls["BlockAddresses"])
 			}
 			if creates := store.Calls["Create"]; creates != 603 {
 				t.Fatalf("%d creates for 600 addresses and 3 blocks: a create failed where none should", creates)

@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 )
 
@@ -23,6 +24,9 @@ type Fake struct {
 	nextID int
 	// Calls counts calls by method name.
 	Calls map[string]int
+	// BlockReads are the blocks whose claims BlockAddresses listed, in
+	// order.
+	BlockReads []netip.Prefix
 	// FailCreate, when set, is returned by Create for the claims it
 	// selects (nil error: no failure).
 	FailCreate func(*ipamv1alpha1.IPClaim) error
@@ -84,14 +88,18 @@ func (f *Fake) PoolBlocks(_ context.Context, pool string) (map[netip.Prefix]stri
 	return out, nil
 }
 
-// PoolAddresses implements Store.
-func (f *Fake) PoolAddresses(_ context.Context, pool string) ([]netip.Addr, error) {
+// BlockAddresses implements Store. It records the block in BlockReads.
+func (f *Fake) BlockAddresses(_ context.Context, block netip.Prefix) ([]netip.Addr, error) {
+	name := ipspace.BlockClaimName(block)
 	var out []netip.Addr
-	for _, c := range f.List("PoolAddresses", func(c *ipamv1alpha1.IPClaim) bool {
-		return c.Spec.Pool == pool && c.Spec.Type == ipamv1alpha1.ClaimTypeAddress
+	for _, c := range f.List("BlockAddresses", func(c *ipamv1alpha1.IPClaim) bool {
+		return c.Spec.Type == ipamv1alpha1.ClaimTypeAddress && c.Labels[ipamv1alpha1.LabelBlock] == name
 	}) {
 		out = append(out, netip.MustParseAddr(c.Spec.Address))
 	}
+	f.mu.Lock()
+	f.BlockReads = append(f.BlockReads, block)
+	f.mu.Unlock()
 	return out, nil
 }
 

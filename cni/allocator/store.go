@@ -32,9 +32,11 @@ type Store interface {
 	// node label (ipamv1alpha1.LabelValue of the node that claimed it). Only
 	// needed when a node's blocks are full.
 	PoolBlocks(ctx context.Context, pool string) (map[netip.Prefix]string, error)
-	// PoolAddresses returns every address claimed in pool, by any node.
-	// Only needed when no block is free and the node borrows.
-	PoolAddresses(ctx context.Context, pool string) ([]netip.Addr, error)
+	// BlockAddresses returns every address claimed inside block, by any
+	// node and in any pool: the Address claims labelled with the block.
+	// Only needed when no block is free and the node borrows, one block at
+	// a time, so that a borrowing ADD never reads every claim of the pool.
+	BlockAddresses(ctx context.Context, block netip.Prefix) ([]netip.Addr, error)
 	// Get returns the claim called name.
 	Get(ctx context.Context, name string) (*ipamv1alpha1.IPClaim, error)
 	// Create creates claim, filling in its UID.

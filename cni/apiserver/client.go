@@ -248,14 +248,17 @@ func (c *Client) PoolBlocks(ctx context.Context, pool string) (map[netip.Prefix]
 	return blocks, nil
 }
 
-// PoolAddresses implements allocator.Store.
-func (c *Client) PoolAddresses(ctx context.Context, pool string) ([]netip.Addr, error) {
-	items, err := c.poolClaims(ctx, pool, ipamv1alpha1.ClaimTypeAddress)
+// BlockAddresses implements allocator.Store: the Address claims labelled
+// with the block, as metadata only and from the watch cache, like
+// poolClaims. Their names are their addresses.
+func (c *Client) BlockAddresses(ctx context.Context, block netip.Prefix) ([]netip.Addr, error) {
+	selector := labels.SelectorFromSet(labels.Set{ipamv1alpha1.LabelBlock: ipspace.BlockClaimName(block)}).String()
+	list, err := c.meta.Resource(claimsResource).List(ctx, metav1.ListOptions{LabelSelector: selector, ResourceVersion: "0"})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list the claims of block %s: %w", block, err)
 	}
-	addrs := make([]netip.Addr, 0, len(items))
-	for _, item := range items {
+	addrs := make([]netip.Addr, 0, len(list.Items))
+	for _, item := range list.Items {
 		if a, err := ipspace.AddressFromClaimName(item.Name); err == nil {
 			addrs = append(addrs, a)
 		}

@@ -99,12 +99,12 @@ func (f *Fake) PoolBlocks(ctx context.Context, pool string) (map[netip.Prefix]st
 	return f.Fake.PoolBlocks(ctx, pool)
 }
 
-// PoolAddresses implements allocator.Store.
-func (f *Fake) PoolAddresses(ctx context.Context, pool string) ([]netip.Addr, error) {
-	if err := f.Errs["PoolAddresses"]; err != nil {
+// BlockAddresses implements allocator.Store.
+func (f *Fake) BlockAddresses(ctx context.Context, block netip.Prefix) ([]netip.Addr, error) {
+	if err := f.Errs["BlockAddresses"]; err != nil {
 		return nil, err
 	}
-	return f.Fake.PoolAddresses(ctx, pool)
+	return f.Fake.BlockAddresses(ctx, block)
 }
 
 // Get implements allocator.Store.
