@@ -2,12 +2,17 @@ package harness
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+
+	"k8s.io/client-go/discovery"
 )
 
 // FreeLocalAddr returns a loopback host:port that nothing listens on, for a
@@ -33,8 +38,29 @@ func ScrapeMetrics(addr string) (map[string]float64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
+	return parseMetrics(resp.Body)
+}
+
+// APIServerMetrics reads the API server's own /metrics, as an
+// administrator, in the form ScrapeMetrics returns: the benchmarks count
+// the requests of the plugin processes in apiserver_request_total.
+func (e *Env) APIServerMetrics() (map[string]float64, error) {
+	disco, err := discovery.NewDiscoveryClientForConfig(e.Config)
+	if err != nil {
+		return nil, fmt.Errorf("create a client for the API server's metrics: %w", err)
+	}
+	raw, err := disco.RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("read the API server's metrics: %w", err)
+	}
+	return parseMetrics(bytes.NewReader(raw))
+}
+
+// parseMetrics parses metrics in the Prometheus text format.
+func parseMetrics(r io.Reader) (map[string]float64, error) {
 	samples := map[string]float64{}
-	lines := bufio.NewScanner(resp.Body)
+	lines := bufio.NewScanner(r)
+	lines.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	for lines.Scan() {
 		line := lines.Text()
 		if line == "" || strings.HasPrefix(line, "#") {

@@ -27,9 +27,9 @@ var warmPools = []struct{ name, cidr string }{
 	{"v6-48", "fd00:2::/48"},
 }
 
-// fillLevels say how many of the node block's usable addresses are held
+// blockFills say how many of the node block's usable addresses are held
 // before the benchmark allocates, given the block's capacity.
-var fillLevels = []struct {
+var blockFills = []struct {
 	name string
 	held func(capacity int) int
 }{
@@ -48,7 +48,7 @@ var fillLevels = []struct {
 // `benchstat -col /fill`; pool=v4-24/fill=empty is the baseline.
 func BenchmarkWarmAllocate(b *testing.B) {
 	for _, p := range warmPools {
-		for _, f := range fillLevels {
+		for _, f := range blockFills {
 			b.Run(fmt.Sprintf("pool=%s/fill=%s", p.name, f.name), func(b *testing.B) {
 				benchmarkWarm(b, p.cidr, f.held)
 			})

@@ -2,82 +2,74 @@ package perf
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/test/harness"
-	"github.com/ipkeeper/ipkeeper/test/harness/operator"
 )
 
 const (
-	// simNodes is how many simulated nodes the end-to-end benchmarks use,
+	// simNodes is how many simulated nodes the allocation benchmarks use,
 	// as in the published benchmark of 1000 pods on 10 nodes.
 	simNodes = 10
-	// benchPoolName is the pool every ipkeeper ADD allocates from: a /12
-	// of 4096 /24 blocks, so no node ever runs out.
-	benchPoolName = "bench-v4"
-	benchPoolCIDR = "10.128.0.0/12"
-	// poolReadyTimeout bounds the wait for the operator to report the pool
-	// Ready.
-	poolReadyTimeout = 30 * time.Second
+	// benchNamespace holds the pod whose sandboxes the ADDs are for.
+	benchNamespace = "bench"
+	// tokenLifetime outlasts the longest benchmark: the nodes' credentials
+	// must not expire halfway.
+	tokenLifetime = 2 * time.Hour
+	// waitTimeout bounds the waits for the operator and the API server:
+	// a pool Ready, the admission policy in force.
+	waitTimeout = 60 * time.Second
+	// rawcreateName is the baseline binary's name and CNI type.
+	rawcreateName = "rawcreate"
 )
 
-// binaries are the plugins the runtime executes: ipkeeper from the harness
-// (built once per test run), and the reference plugins (host-local) built
-// from test/tools.
+// binaries are the programs the benchmarks execute: the plugin and the
+// manager as make build builds them (package harness), and the baseline
+// rawcreate, which the benchmarks build themselves.
 type binaries struct {
-	plugin *harness.Binaries
-	// path is the CNI_PATH: ipkeeper's directory, then the reference
-	// plugins'.
+	project *harness.Binaries
+	// temp holds rawcreate.
+	temp string
+	// path is the CNI_PATH: the plugin's directory, then rawcreate's.
 	path []string
 }
 
-// cluster is the control plane the end-to-end benchmarks share: envtest
-// with the operator's controllers and the webhooks, as in test/cni, a pool,
-// a pod whose sandboxes the ADDs are for, and the simulated nodes, whose
-// data dirs and libcni caches are in dir.
-type cluster struct {
-	*binaries
-	env        *harness.Env
-	kubeconfig string
-	dir        string
-	pod        *corev1.Pod
-	nodes      []*simNode
-	stops      []func() error
+// Path returns the path of the binary name.
+func (b *binaries) Path(name string) string {
+	if name == rawcreateName {
+		return filepath.Join(b.temp, name)
+	}
+	return b.project.Path(name)
 }
 
-// The end-to-end fixtures start once per package, at the first benchmark
-// that needs them and outside its timed loop; TestMain stops them. A run
-// of the allocator benchmarks alone, or of no benchmark, starts nothing.
 var (
 	binariesOnce sync.Once
 	sharedBins   *binaries
 	binariesErr  error
-
-	clusterOnce   sync.Once
-	sharedCluster *cluster
-	clusterErr    error
 )
 
-// needBinaries returns the plugins, preparing them on first use.
+// needBinaries returns the binaries, preparing them on first use; TestMain
+// removes them.
 func needBinaries(b *testing.B) *binaries {
 	b.Helper()
 	if testing.Short() {
-		b.Skip("end-to-end benchmarks build and exec plugins; skipped with -short")
+		b.Skip("end-to-end benchmarks start a control plane and exec binaries; skipped with -short")
 	}
 	binariesOnce.Do(func() { sharedBins, binariesErr = prepareBinaries() })
 	if binariesErr != nil {
@@ -86,137 +78,200 @@ func needBinaries(b *testing.B) *binaries {
 	return sharedBins
 }
 
-// needCluster returns the shared control plane, starting it on first use.
-func needCluster(b *testing.B) *cluster {
+func prepareBinaries() (*binaries, error) {
+	project, err := harness.PrepareBinaries("ipkeeper", "manager")
+	if err != nil {
+		return nil, err
+	}
+	temp, err := os.MkdirTemp("", "ipkeeper-rawcreate-")
+	if err != nil {
+		return nil, errors.Join(err, project.Remove())
+	}
+	bins := &binaries{project: project, temp: temp, path: []string{project.Dir, temp}}
+	// Built as the plugin is built (make build, harness.PrepareBinaries):
+	// static and stripped, so that neither starts faster for its build.
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s", "-o", bins.Path(rawcreateName), "./test/perf/rawcreate")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Dir = harness.RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, errors.Join(fmt.Errorf("build rawcreate: %w: %s", err, out), bins.remove())
+	}
+	return bins, nil
+}
+
+func (b *binaries) remove() error {
+	return errors.Join(b.project.Remove(), os.RemoveAll(b.temp))
+}
+
+// stopShared removes what the benchmarks built.
+func stopShared() error {
+	if sharedBins == nil {
+		return nil
+	}
+	return sharedBins.remove()
+}
+
+// cluster is the control plane of one benchmark, installed as
+// config/default installs the node side: the CRDs, the webhook
+// configuration (served by the real manager binary, run as a process), the
+// RBAC and the node-claims admission policy, and simulated nodes whose
+// plugin authenticates with a token bound to a node agent pod on the node.
+// Each benchmark starts its own and stops it when it ends, so that what
+// one benchmark leaves in etcd never weighs on the next.
+type cluster struct {
+	*binaries
+	env     *harness.Env
+	manager *harness.ManagerProcess
+	dir     string
+	pod     *corev1.Pod
+	nodes   []*simNode
+}
+
+// clusterOptions choose what startCluster sets up.
+type clusterOptions struct {
+	// nodes are the names of the simulated nodes.
+	nodes []string
+	// pools are created and awaited Ready.
+	pools map[string]ipamv1alpha1.IPPoolSpec
+	// managerArgs are more flags of the manager; with noManager, the
+	// benchmark starts it itself.
+	managerArgs []string
+	noManager   bool
+}
+
+// startCluster starts a control plane for b, stopped when b ends.
+func startCluster(b *testing.B, opts clusterOptions) *cluster {
 	b.Helper()
 	bins := needBinaries(b)
-	clusterOnce.Do(func() { sharedCluster, clusterErr = startCluster(bins) })
-	if clusterErr != nil {
-		b.Fatal(clusterErr)
-	}
-	return sharedCluster
-}
-
-// stopShared stops whatever the benchmarks started.
-func stopShared() error {
-	var errs []error
-	if sharedCluster != nil {
-		errs = append(errs, sharedCluster.stop())
-	}
-	if sharedBins != nil {
-		errs = append(errs, sharedBins.plugin.Remove())
-	}
-	return errors.Join(errs...)
-}
-
-func prepareBinaries() (*binaries, error) {
-	reference, err := harness.CNIPluginsDir()
+	env, err := harness.Start(harness.Options{Webhooks: true})
 	if err != nil {
-		return nil, err
+		b.Fatal(err)
 	}
-	plugin, err := harness.PreparePlugin()
-	if err != nil {
-		return nil, err
-	}
-	return &binaries{plugin: plugin, path: []string{plugin.Dir, reference}}, nil
-}
-
-// startCluster starts the control plane as test/cni does (package
-// harness/operator): the controllers with a garbage collector that never
-// fires during a run, and the webhooks that check every claim.
-func startCluster(bins *binaries) (*cluster, error) {
-	// The controllers' log lines would land amid the benchmark result
-	// lines that benchstat parses; failures show as failed CNI calls.
-	ctrl.SetLogger(logr.Discard())
-	dir, err := os.MkdirTemp("", "ipkeeper-bench-")
-	if err != nil {
-		return nil, err
-	}
-	c := &cluster{binaries: bins, dir: dir, stops: []func() error{func() error { return os.RemoveAll(dir) }}}
-	s, err := operator.Start()
-	if err != nil {
-		return nil, errors.Join(err, c.stop())
-	}
-	c.env, c.kubeconfig, c.stops = s.Env, s.Kubeconfig, append(c.stops, s.Stop)
-	if err := c.createObjects(); err != nil {
-		return nil, errors.Join(err, c.stop())
-	}
-	return c, nil
-}
-
-func (c *cluster) stop() error {
-	var errs []error
-	for i := len(c.stops) - 1; i >= 0; i-- {
-		errs = append(errs, c.stops[i]())
-	}
-	c.stops = nil
-	return errors.Join(errs...)
-}
-
-// createObjects creates the pool (and waits until the operator reports it
-// Ready), the pod, and the Node objects of the simulated nodes, so that the
-// operator does not take them for deleted nodes and release their blocks.
-// They live as long as the control plane: no test's cleanup removes them.
-func (c *cluster) createObjects() error {
-	ctx := context.Background()
-	cl := c.env.Client
-	pool := &ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: benchPoolName}, Spec: ipamv1alpha1.IPPoolSpec{CIDR: benchPoolCIDR}}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bench"}}
-	c.pod = harness.Pod(ns.Name, "bench-pod", nil)
-	for _, obj := range []client.Object{pool, ns, c.pod} {
-		if err := cl.Create(ctx, obj); err != nil {
-			return fmt.Errorf("create %s: %w", obj.GetName(), err)
+	b.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			b.Error(err)
 		}
+	})
+	c := &cluster{binaries: bins, env: env, dir: b.TempDir()}
+	env.InstallRendered(b, "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
+		"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
+	if !opts.noManager {
+		c.startManager(b, opts.managerArgs...)
 	}
-	for i := range simNodes {
-		n, err := c.newSimNode(i)
-		if err != nil {
-			return err
-		}
-		if err := cl.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.name}}); err != nil {
-			return fmt.Errorf("create node %s: %w", n.name, err)
-		}
-		c.nodes = append(c.nodes, n)
+	env.CreateNamespace(b, benchNamespace, nil)
+	c.pod = harness.Pod(benchNamespace, "bench-pod", nil)
+	if err := env.Client.Create(context.Background(), c.pod); err != nil {
+		b.Fatal(err)
 	}
-	return harness.Poll(poolReadyTimeout, func() error { return c.env.PoolHolds(benchPoolName, harness.PoolReady) })
+	for name, spec := range opts.pools {
+		env.CreatePool(b, name, spec)
+	}
+	for _, name := range opts.nodes {
+		c.nodes = append(c.nodes, c.newSimNode(b, name))
+	}
+	if len(c.nodes) > 0 {
+		c.waitForPolicy(b, c.nodes[0])
+	}
+	for name := range opts.pools {
+		harness.Eventually(b, waitTimeout, func() error { return env.PoolHolds(name, harness.PoolReady) })
+	}
+	return c
 }
 
-// simNode is one simulated node: its own name, data dirs and libcni cache,
-// as if it were a separate host, with a network of each IPAM plugin.
+// startManager runs the manager binary, with the garbage collector's grace
+// period and scan interval at an hour unless args say otherwise, and its
+// log in the cluster's directory.
+func (c *cluster) startManager(b *testing.B, args ...string) *harness.ManagerProcess {
+	b.Helper()
+	log, err := os.Create(filepath.Join(c.dir, fmt.Sprintf("manager-%d.log", time.Now().UnixNano())))
+	if err != nil {
+		b.Fatal(err)
+	}
+	args = append([]string{"--gc-grace-period=1h", "--gc-scan-interval=1h"}, args...)
+	m, err := c.env.StartManagerProcess(c.Path("manager"), harness.ProcessOptions{Args: args, Log: log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.manager = m
+	b.Cleanup(func() {
+		if err := m.Stop(); err != nil {
+			b.Error(err)
+		}
+		_ = log.Close()
+	})
+	return m
+}
+
+// simNode is one simulated node: its own name, data dir, libcni cache and
+// kubeconfig, whose token is bound to a node agent pod on the node, as if
+// it were a separate host.
 type simNode struct {
-	name string
-	cni  *libcni.CNIConfig
-	// ipkeeper and hostLocal are the node's network configurations whose
-	// only plugin is the IPAM plugin, called directly as runtimes call a
-	// plugin.
-	ipkeeper, hostLocal *libcni.NetworkConfigList
-	// ipkeeperConf is the configuration the ipkeeper plugin reads on
-	// stdin, for in-process calls.
-	ipkeeperConf []byte
-	// warmed records the plugins that have run on the node.
-	warmed map[string]bool
+	name       string
+	kubeconfig string
+	// config is the kubeconfig's client configuration.
+	config   *rest.Config
+	dataDir  string
+	cni      *libcni.CNIConfig
+	mu       sync.Mutex
+	networks map[string]*libcni.NetworkConfigList
 }
 
-func (c *cluster) newSimNode(i int) (*simNode, error) {
-	name := fmt.Sprintf("bench-node-%02d", i)
+func (c *cluster) newSimNode(b *testing.B, name string) *simNode {
+	b.Helper()
+	c.env.CreateNode(b, name)
+	token := c.env.BoundTokenValidFor(b, c.env.CreateNodeAgentPod(b, "agent-"+name, name), tokenLifetime)
 	dir := filepath.Join(c.dir, "nodes", name)
-	n := &simNode{name: name, cni: libcni.NewCNIConfigWithCacheDir(c.path, filepath.Join(dir, "cache"), nil), warmed: map[string]bool{}}
-	ipkeeperIPAM := harness.IPAMConfig(c.kubeconfig, name, filepath.Join(dir, "ipkeeper"), benchPoolName)
-	// host-local's range is the node's own: a /16 so that no run of the
-	// benchmarks exhausts it.
-	hostLocalIPAM := map[string]any{
-		"type": "host-local", "ranges": [][]map[string]string{{{"subnet": fmt.Sprintf("10.%d.0.0/16", 200+i)}}},
-		"dataDir": filepath.Join(dir, "host-local"),
+	n := &simNode{
+		name: name, kubeconfig: filepath.Join(dir, "ipkeeper.kubeconfig"), dataDir: filepath.Join(dir, "data"),
+		config:   c.env.TokenConfig(token),
+		cni:      libcni.NewCNIConfigWithCacheDir(c.path, filepath.Join(dir, "cache"), nil),
+		networks: map[string]*libcni.NetworkConfigList{},
 	}
-	n.ipkeeper = harness.IPAMNetwork("bench-ipkeeper", ipkeeperIPAM)
-	n.hostLocal = harness.IPAMNetwork("bench-host-local", hostLocalIPAM)
-	var err error
-	n.ipkeeperConf, err = json.Marshal(map[string]any{"cniVersion": "1.1.0", "name": "bench-ipkeeper", "type": "ipkeeper", "ipam": ipkeeperIPAM})
-	return n, err
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	if err := harness.WriteKubeconfig(n.config, n.kubeconfig); err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
 
-// runtimeConf is what the kubelet's runtime passes for a sandbox of the
-// benchmark pod; every sandbox has its own container ID.
-func (c *cluster) runtimeConf(containerID string) *libcni.RuntimeConf {
-	return harness.RuntimeConf(containerID, c.pod)
+// network returns the node's network whose IPAM plugin is plugin
+// (ipkeeper or rawcreate), allocating from pool, called directly as
+// runtimes call a plugin.
+func (n *simNode) network(plugin, pool string) *libcni.NetworkConfigList {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	key := plugin + "/" + pool
+	if net, ok := n.networks[key]; ok {
+		return net
+	}
+	ipam := harness.IPAMConfig(n.kubeconfig, n.name, n.dataDir, pool)
+	ipam["type"] = plugin
+	net := harness.IPAMNetwork("bench-"+strings.ReplaceAll(key, "/", "-"), ipam)
+	n.networks[key] = net
+	return net
+}
+
+// waitForPolicy waits until the admission policy refuses node a claim of
+// another node: until then the API server has not compiled it, and the
+// benchmarks would measure an install without it.
+func (c *cluster) waitForPolicy(b *testing.B, node *simNode) {
+	b.Helper()
+	nodeClient, err := client.New(node.config, client.Options{Scheme: c.env.Scheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+	probe := harness.AddressClaim("policy-probe", "policy-probe-node", "10.255.255.1", 24, harness.RuntimeOwner("c-probe"))
+	harness.Eventually(b, waitTimeout, func() error {
+		err := nodeClient.Create(context.Background(), probe.DeepCopy())
+		switch {
+		case err == nil:
+			_ = c.env.Client.Delete(context.Background(), &ipamv1alpha1.IPClaim{ObjectMeta: metav1.ObjectMeta{Name: probe.Name}})
+			return fmt.Errorf("node %s could still claim for another node", node.name)
+		case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "ValidatingAdmissionPolicy"):
+			return nil
+		}
+		return fmt.Errorf("claim for another node: %w (want a denial by the admission policy)", err)
+	})
 }

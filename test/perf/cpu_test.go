@@ -19,9 +19,9 @@ const userHZ = 100
 // goes.
 //   - plugin: the plugin processes the runtime executed (reaped children);
 //   - apiserver and etcd: the control plane envtest started;
-//   - harness: this process, which runs libcni, the operator's
-//     controllers and the admission webhooks (and in-process plugin calls).
-var cpuParts = []string{"plugin", "apiserver", "etcd", "harness"}
+//   - manager: the operator's binary, controllers and webhooks;
+//   - harness: this process, which runs libcni and waits.
+var cpuParts = []string{"plugin", "apiserver", "etcd", "manager", "harness"}
 
 // cpuTimes maps a part to its CPU time so far, in clock ticks.
 type cpuTimes map[string]int64
@@ -40,22 +40,30 @@ func startCPU() *cpuMeter {
 }
 
 // report reports each part's CPU time per operation since startCPU, in
-// milliseconds. A machine without /proc reports nothing.
-func (m *cpuMeter) report(b *testing.B) {
+// milliseconds, as metrics named part-cpu-ms/unit. A machine without /proc
+// reports nothing.
+func (m *cpuMeter) report(b *testing.B, ops int, unit string) cpuTimes {
 	b.Helper()
 	end, err := readCPU()
-	if m.err != nil || err != nil || b.N == 0 {
+	if m.err != nil || err != nil || ops == 0 {
 		b.Logf("no CPU times: %v", errors.Join(m.err, err))
-		return
+		return nil
 	}
+	spent := cpuTimes{}
 	for _, part := range cpuParts {
-		ms := float64(end[part]-m.start[part]) * 1000 / userHZ
-		b.ReportMetric(ms/float64(b.N), part+"-cpu-ms/op")
+		spent[part] = end[part] - m.start[part]
+		b.ReportMetric(float64(spent[part])*1000/userHZ/float64(ops), part+"-cpu-ms/"+unit)
 	}
+	return spent
+}
+
+// ms returns the CPU time of part in milliseconds.
+func (t cpuTimes) ms(part string) float64 {
+	return float64(t[part]) * 1000 / userHZ
 }
 
 // readCPU reads the CPU times of this process, of its reaped children (the
-// plugins) and of its live children kube-apiserver and etcd.
+// plugins) and of its live children kube-apiserver, etcd and the manager.
 func readCPU() (cpuTimes, error) {
 	self, err := readStat("/proc/self/stat")
 	if err != nil {
@@ -76,6 +84,8 @@ func readCPU() (cpuTimes, error) {
 			t["apiserver"] += st.utime + st.stime
 		case "etcd":
 			t["etcd"] += st.utime + st.stime
+		case "manager":
+			t["manager"] += st.utime + st.stime
 		}
 	}
 	return t, nil
