@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strconv"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -16,8 +17,9 @@ import (
 var _ Store = (*Fake)(nil)
 
 // Fake is an in-memory Store for unit tests. Like the API server it refuses
-// a second claim of the same name; it counts calls so that tests can check
-// how many round trips an operation costs.
+// a second claim of the same name and gives every claim it creates a UID
+// and a rising resourceVersion; it counts calls so that tests can check how
+// many round trips an operation costs.
 type Fake struct {
 	mu     sync.Mutex
 	claims map[string]ipamv1alpha1.IPClaim
@@ -130,6 +132,7 @@ func (f *Fake) Create(_ context.Context, claim *ipamv1alpha1.IPClaim) error {
 	}
 	f.nextID++
 	claim.UID = types.UID(fmt.Sprintf("uid-%d", f.nextID))
+	claim.ResourceVersion = strconv.Itoa(f.nextID)
 	f.claims[claim.Name] = *claim.DeepCopy()
 	return nil
 }

@@ -130,6 +130,19 @@ type PoolState struct {
 	// writes without waiting for the API server's cache to catch up with
 	// every other write in the cluster.
 	ResourceVersion string `json:"resourceVersion,omitempty"`
+	// PoolUID is the UID of the pool the state was kept for. A version
+	// remembered for a pool of another UID (the pool was deleted and made
+	// again, or the cluster was rebuilt under the node) may be one this API
+	// server never reached: reading "not older than" it would wait until
+	// the API server gives up.
+	PoolUID string `json:"poolUID,omitempty"`
+}
+
+// Trusted reports whether the state's resourceVersion may be asked for
+// of the pool with uid: it was kept for that pool, or for a pool of unknown
+// UID (a state written before UIDs were kept).
+func (st PoolState) Trusted(uid string) bool {
+	return st.PoolUID == "" || st.PoolUID == uid
 }
 
 // Pool returns what the node remembers of pool; a missing or unreadable
@@ -179,6 +192,29 @@ func (d *Dir) Pools() []PoolState {
 		states = append(states, d.Pool(strings.TrimSuffix(filepath.Base(f), ".state")))
 	}
 	return states
+}
+
+// ForgetNewerThan drops every remembered resourceVersion newer than rv,
+// the version of a claim just created: the node cannot have written
+// anything newer to this API server, so such versions come from another
+// cluster, and a DEL, which reads not older than the newest version of any
+// pool, would wait for them in vain.
+func (d *Dir) ForgetNewerThan(rv string) error {
+	limit, err := strconv.ParseUint(rv, 10, 64)
+	if err != nil {
+		return nil // not a number: nothing to compare
+	}
+	files, _ := filepath.Glob(filepath.Join(d.path, "*.state"))
+	var errs []error
+	for _, f := range files {
+		pool := strings.TrimSuffix(filepath.Base(f), ".state")
+		st := d.Pool(pool)
+		if v, err := strconv.ParseUint(st.ResourceVersion, 10, 64); err == nil && v > limit {
+			st.ResourceVersion = ""
+			errs = append(errs, d.SavePool(pool, st))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // NewestResourceVersion returns the newest resourceVersion among states, or

@@ -102,3 +102,40 @@ func TestNewestResourceVersionOfAllPools(t *testing.T) {
 		t.Fatalf("newest version = %q, want 1200 (compared as numbers, the odd one ignored)", got)
 	}
 }
+
+func TestTrusted(t *testing.T) {
+	tests := []struct {
+		kept, uid string
+		want      bool
+	}{
+		{kept: "uid-1", uid: "uid-1", want: true},
+		{kept: "", uid: "uid-1", want: true},
+		{kept: "uid-1", uid: "uid-2", want: false},
+	}
+	for _, tt := range tests {
+		if got := (PoolState{ResourceVersion: "5", PoolUID: tt.kept}).Trusted(tt.uid); got != tt.want {
+			t.Errorf("state kept for pool UID %q trusted for %q: %v, want %v", tt.kept, tt.uid, got, tt.want)
+		}
+	}
+}
+
+func TestForgetNewerThan(t *testing.T) {
+	d, err := Open(t.TempDir(), "node-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cursor := netip.MustParseAddr("10.0.0.9")
+	for pool, rv := range map[string]string{"old": "900", "now": "1200", "other-cluster": "987654321098"} {
+		if err := d.SavePool(pool, PoolState{Cursor: cursor, ResourceVersion: rv, PoolUID: "uid-" + pool}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.ForgetNewerThan("1200"); err != nil {
+		t.Fatal(err)
+	}
+	for pool, want := range map[string]string{"old": "900", "now": "1200", "other-cluster": ""} {
+		if st := d.Pool(pool); st.ResourceVersion != want || st.Cursor != cursor || st.PoolUID != "uid-"+pool {
+			t.Errorf("pool %s: %+v, want version %q and the rest kept", pool, st, want)
+		}
+	}
+}

@@ -2,8 +2,6 @@ package plugin
 
 import (
 	"context"
-	"maps"
-	"slices"
 	"sync"
 
 	"github.com/containernetworking/cni/pkg/skel"
@@ -228,7 +226,7 @@ func (p *Plugin) allocate(ctx context.Context, families []poolchoice.Family, own
 	for _, name := range poolNames {
 		states[name] = state.Pool(name)
 	}
-	nodeClaims, err := p.Cluster.NodeClaims(ctx, p.Node, nodestate.NewestResourceVersion(slices.Collect(maps.Values(states))...))
+	nodeClaims, err := p.Cluster.NodeClaims(ctx, p.Node, nodestate.NewestResourceVersion(trusted(states, families)...))
 	if err != nil {
 		return nil, err
 	}

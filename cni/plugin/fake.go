@@ -26,6 +26,9 @@ type Fake struct {
 	// Errs fails every call of a method, by name ("Delete", "NodeClaims",
 	// "Ping"...): the call returns the error and does nothing else.
 	Errs map[string]error
+	// NotOlderThan records the resourceVersion each NodeClaims call asked
+	// for ("" for a consistent list), in order.
+	NotOlderThan []string
 }
 
 // NewFake returns a Fake holding claims and no other object.
@@ -71,10 +74,11 @@ func (f *Fake) Pool(_ context.Context, name string) (*ipamv1alpha1.IPPool, error
 }
 
 // NodeClaims implements Cluster.
-func (f *Fake) NodeClaims(_ context.Context, node, _ string) ([]ipamv1alpha1.IPClaim, error) {
+func (f *Fake) NodeClaims(_ context.Context, node, notOlderThan string) ([]ipamv1alpha1.IPClaim, error) {
 	if err := f.Errs["NodeClaims"]; err != nil {
 		return nil, err
 	}
+	f.NotOlderThan = append(f.NotOlderThan, notOlderThan)
 	return f.List("NodeClaims", func(c *ipamv1alpha1.IPClaim) bool { return c.Spec.Node == node }), nil
 }
 

@@ -40,15 +40,51 @@ func (r *createRecorder) Create(ctx context.Context, claim *ipamv1alpha1.IPClaim
 	return nil
 }
 
+// trusted returns the states of the chosen pools whose resourceVersion may
+// be asked for: those kept for the pool of the same UID. A node whose
+// cluster was rebuilt under it remembers versions this API server never
+// issued; asking for one would hold the read until the API server gives
+// up.
+func trusted(states map[string]nodestate.PoolState, families []poolchoice.Family) []nodestate.PoolState {
+	var out []nodestate.PoolState
+	for pool, uid := range poolUIDs(families) {
+		if st, ok := states[pool]; ok && st.Trusted(uid) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// poolUIDs maps the names of the chosen pools to their UIDs.
+func poolUIDs(families []poolchoice.Family) map[string]string {
+	uids := map[string]string{}
+	for _, f := range families {
+		for _, pool := range f.Pools {
+			uids[pool.Name] = string(pool.UID)
+		}
+	}
+	return uids
+}
+
 // saveStates records, per pool, the resourceVersion of the newest claim
-// created, and moves the cursor to the address just handed out; an exact
-// address the pod asked for does not move it. Failing to save is harmless:
-// the next ADD only starts its search elsewhere and reads more carefully.
+// created and the pool's UID, and moves the cursor to the address just
+// handed out; an exact address the pod asked for does not move it. When a
+// remembered version was not trusted, the versions newer than the claims
+// just created are forgotten in every pool: they come from another
+// cluster. Failing to save is harmless: the next ADD only starts its
+// search elsewhere and reads more carefully.
 func saveStates(dir *nodestate.Dir, states map[string]nodestate.PoolState, families []poolchoice.Family, claims []*ipamv1alpha1.IPClaim, created *createRecorder) {
+	uids := poolUIDs(families)
+	var distrusted bool
+	var newest uint64
 	for pool, st := range states {
+		if !st.Trusted(uids[pool]) {
+			distrusted, st.ResourceVersion = true, ""
+		}
 		changed := false
 		if v, ok := created.newest[pool]; ok {
 			st.ResourceVersion, changed = strconv.FormatUint(v, 10), true
+			newest = max(newest, v)
 		}
 		for _, claim := range claims {
 			addr, err := netip.ParseAddr(claim.Spec.Address)
@@ -57,8 +93,12 @@ func saveStates(dir *nodestate.Dir, states map[string]nodestate.PoolState, famil
 			}
 		}
 		if changed {
+			st.PoolUID = uids[pool]
 			_ = dir.SavePool(pool, st)
 		}
+	}
+	if distrusted && newest > 0 {
+		_ = dir.ForgetNewerThan(strconv.FormatUint(newest, 10))
 	}
 }
 
