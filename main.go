@@ -13,12 +13,9 @@ import (
 
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -39,6 +36,7 @@ type options struct {
 	metricsAddr    string
 	secureMetrics  bool
 	probeAddr      string
+	pprofAddr      string
 	leaderElect    bool
 	webhookEnabled bool
 	webhookPort    int
@@ -52,6 +50,7 @@ func parseFlags() options {
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8443", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
 	flag.BoolVar(&o.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, to callers the API server authorises to get /metrics.")
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the liveness (/healthz) and readiness (/readyz) probes bind to.")
+	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address the Go profiler's endpoints (/debug/pprof/) bind to, to find where memory or CPU goes; empty or 0 disables them.")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect one active controller among replicas; every replica serves the webhooks.")
 	flag.BoolVar(&o.webhookEnabled, "webhook-enabled", true, "Serve the validating admission webhooks.")
 	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
@@ -74,6 +73,9 @@ func main() {
 	opts := parseFlags()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
 	ctrl.Log.WithName("setup").Info("Starting the ipkeeper operator", "version", version)
+	if limit := setMemoryLimit(os.ReadFile); limit > 0 {
+		ctrl.Log.WithName("setup").Info("Set the Go runtime's soft memory limit from the container's", "bytes", limit)
+	}
 	if err := run(ctrl.SetupSignalHandler(), opts); err != nil {
 		ctrl.Log.WithName("setup").Error(err, "Manager stopped")
 		os.Exit(1)
@@ -118,18 +120,15 @@ func run(ctx context.Context, o options) error {
 		Scheme:                 scheme,
 		Metrics:                metrics,
 		HealthProbeBindAddress: o.probeAddr,
+		PprofBindAddress:       o.pprofAddr,
 		LeaderElection:         o.leaderElect,
 		LeaderElectionID:       "ipkeeper.ipam.ipkeeper.dev",
 		// A replica stopped for node maintenance hands leadership over at
 		// once instead of letting the lease run out.
 		LeaderElectionReleaseOnCancel: true,
-		// The cache holds every claim and every pod's metadata: their
-		// managedFields would be most of it.
-		Cache: cache.Options{
-			DefaultTransform: cache.TransformStripManagedFields(),
-			// The only DaemonSet the operator looks at is its node agent.
-			ByObject: map[client.Object]cache.ByObject{&appsv1.DaemonSet{}: {Namespaces: map[string]cache.Config{ns: {}}}},
-		},
+		// The cache holds every claim, pod and node: it keeps only what
+		// the controllers and webhooks read.
+		Cache: controllers.CacheOptions(ns),
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Port: o.webhookPort, CertDir: o.webhookCertDir, TLSOpts: []func(*tls.Config){noHTTP2},
 		}),

@@ -35,13 +35,13 @@ func (r *IPClaimReconciler) reconcileValidity(ctx context.Context, claim *ipamv1
 }
 
 // containerClaims lists, from the cache, the claims of an Address claim's
-// container.
+// container, without copying them: they are only read.
 func (r *IPClaimReconciler) containerClaims(ctx context.Context, claim *ipamv1alpha1.IPClaim) ([]ipamv1alpha1.IPClaim, error) {
 	if claim.Spec.Type != ipamv1alpha1.ClaimTypeAddress || claim.Spec.Owner == nil || claim.Spec.Owner.ContainerID == "" {
 		return nil, nil
 	}
 	claims := &ipamv1alpha1.IPClaimList{}
-	if err := r.List(ctx, claims, client.MatchingFields{ipamv1alpha1.FieldContainerID: claim.Spec.Owner.ContainerID}); err != nil {
+	if err := r.List(ctx, claims, client.MatchingFields{ipamv1alpha1.FieldContainerID: claim.Spec.Owner.ContainerID}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list claims of container %s: %w", claim.Spec.Owner.ContainerID, err)
 	}
 	return claims.Items, nil

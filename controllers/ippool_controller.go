@@ -173,10 +173,12 @@ func (r *IPPoolReconciler) announce(before, after *ipamv1alpha1.IPPool) {
 	}
 }
 
-// claimsOf lists the claims of a pool from the cache.
+// claimsOf lists the claims of a pool from the cache, without copying
+// them: a pool's status is recounted from tens of thousands of claims, and
+// nothing here changes them.
 func (r *IPPoolReconciler) claimsOf(ctx context.Context, pool string) ([]ipamv1alpha1.IPClaim, error) {
 	claims := &ipamv1alpha1.IPClaimList{}
-	if err := r.List(ctx, claims, client.MatchingFields{ipamv1alpha1.FieldPool: pool}); err != nil {
+	if err := r.List(ctx, claims, client.MatchingFields{ipamv1alpha1.FieldPool: pool}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list claims of IPPool %s: %w", pool, err)
 	}
 	return claims.Items, nil

@@ -23,6 +23,9 @@ type ProcessOptions struct {
 	Args []string
 	// Log receives the manager's log; nil discards it.
 	Log io.Writer
+	// Env are more environment variables, NAME=VALUE, after this
+	// process's own (a later one wins).
+	Env []string
 }
 
 // ManagerProcess is the real manager binary running against an Env, as the
@@ -76,7 +79,7 @@ func (p *ManagerProcess) start(e *Env, path string, opts ProcessOptions) error {
 		"--webhook-port=" + strconv.Itoa(wh.LocalServingPort), "--webhook-cert-dir=" + wh.LocalServingCertDir,
 	}
 	p.cmd = exec.Command(path, append(args, opts.Args...)...)
-	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	p.cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kubeconfig), opts.Env...)
 	p.cmd.Stdout, p.cmd.Stderr = opts.Log, opts.Log
 	if err := p.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", path, err)

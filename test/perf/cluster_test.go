@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
@@ -133,16 +135,17 @@ type clusterOptions struct {
 	nodes []string
 	// pools are created and awaited Ready.
 	pools map[string]ipamv1alpha1.IPPoolSpec
-	// managerArgs are more flags of the manager; with noManager, the
-	// benchmark starts it itself.
+	// managerArgs are more flags of the manager.
 	managerArgs []string
-	noManager   bool
 }
 
 // startCluster starts a control plane for b, stopped when b ends.
 func startCluster(b *testing.B, opts clusterOptions) *cluster {
 	b.Helper()
 	bins := needBinaries(b)
+	// client-go's and controller-runtime's log lines would land amid the
+	// benchmark lines; failures show as errors.
+	ctrl.SetLogger(logr.Discard())
 	env, err := harness.Start(harness.Options{Webhooks: true})
 	if err != nil {
 		b.Fatal(err)
@@ -155,16 +158,19 @@ func startCluster(b *testing.B, opts clusterOptions) *cluster {
 	c := &cluster{binaries: bins, env: env, dir: b.TempDir()}
 	env.InstallRendered(b, "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding",
 		"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
-	if !opts.noManager {
-		c.startManager(b, opts.managerArgs...)
-	}
+	c.startManager(b, nil, opts.managerArgs...)
 	env.CreateNamespace(b, benchNamespace, nil)
 	c.pod = harness.Pod(benchNamespace, "bench-pod", nil)
 	if err := env.Client.Create(context.Background(), c.pod); err != nil {
 		b.Fatal(err)
 	}
+	// Pools and their claims go with the control plane: deleting them one
+	// by one at the end would only cost time.
 	for name, spec := range opts.pools {
-		env.CreatePool(b, name, spec)
+		pool := &ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
+		if err := env.Client.Create(context.Background(), pool); err != nil {
+			b.Fatal(err)
+		}
 	}
 	for _, name := range opts.nodes {
 		c.nodes = append(c.nodes, c.newSimNode(b, name))
@@ -178,17 +184,18 @@ func startCluster(b *testing.B, opts clusterOptions) *cluster {
 	return c
 }
 
-// startManager runs the manager binary, with the garbage collector's grace
-// period and scan interval at an hour unless args say otherwise, and its
-// log in the cluster's directory.
-func (c *cluster) startManager(b *testing.B, args ...string) *harness.ManagerProcess {
+// startManager runs the manager binary with more environment variables
+// env, with the garbage collector's grace period and scan interval at an
+// hour unless args say otherwise, and its log in the cluster's directory,
+// until b ends.
+func (c *cluster) startManager(b *testing.B, env []string, args ...string) *harness.ManagerProcess {
 	b.Helper()
 	log, err := os.Create(filepath.Join(c.dir, fmt.Sprintf("manager-%d.log", time.Now().UnixNano())))
 	if err != nil {
 		b.Fatal(err)
 	}
 	args = append([]string{"--gc-grace-period=1h", "--gc-scan-interval=1h"}, args...)
-	m, err := c.env.StartManagerProcess(c.Path("manager"), harness.ProcessOptions{Args: args, Log: log})
+	m, err := c.env.StartManagerProcess(c.Path("manager"), harness.ProcessOptions{Args: args, Log: log, Env: env})
 	if err != nil {
 		b.Fatal(err)
 	}
