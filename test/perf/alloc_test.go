@@ -118,7 +118,7 @@ func (c *cluster) rawcreateAdd() func(i int) (*sandbox, time.Duration, error) {
 	base := netip.MustParsePrefix(rawCIDR).Addr().As4()
 	first := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
 	return func(i int) (*sandbox, time.Duration, error) {
-		v := first + uint32(rawSeq.Add(1))
+		v := first + rawSeq.Add(1)
 		addr := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 		block := ipspace.BlockClaimName(netip.PrefixFrom(addr, ipspace.DefaultBlockSizeIPv4).Masked())
 		node := c.nodes[i%len(c.nodes)]

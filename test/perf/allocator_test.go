@@ -19,11 +19,10 @@ import (
 const benchNode = "node-bench"
 
 // warmPools are the pools of BenchmarkWarmAllocate, smallest first: the
-// first is the baseline that benchstat's ratios refer to.
+// first is the baseline that benchstat's ratios refer to. A /48 holds
+// 2^80 times the addresses of a /24.
 var warmPools = []struct{ name, cidr string }{
 	{"v4-24", "10.0.0.0/24"},
-	{"v4-16", "10.1.0.0/16"},
-	{"v6-64", "fd00:1::/64"},
 	{"v6-48", "fd00:2::/48"},
 }
 
@@ -34,7 +33,6 @@ var blockFills = []struct {
 	held func(capacity int) int
 }{
 	{"empty", func(int) int { return 0 }},
-	{"half", func(c int) int { return c / 2 }},
 	{"nearly-full", func(c int) int { return c - 1 }},
 }
 
@@ -42,7 +40,9 @@ var blockFills = []struct {
 // allocator: once a node holds a block with a free address, one allocation
 // costs the same whatever the size of the pool (IPv4 /24 to IPv6 /48) and
 // however full the node's block is. Each iteration allocates one address
-// and releases it again, so the state is the same for every iteration.
+// and releases it again, so the state is the same for every iteration. The
+// fill level costs what the node's own claims cost: the plugin lists them
+// on every ADD (BenchmarkFill measures that on a real API server).
 //
 // Compare pools with `benchstat -col /pool` and fill levels with
 // `benchstat -col /fill`; pool=v4-24/fill=empty is the baseline.
@@ -57,6 +57,7 @@ func BenchmarkWarmAllocate(b *testing.B) {
 }
 
 func benchmarkWarm(b *testing.B, cidr string, held func(int) int) {
+	b.ReportAllocs()
 	pool := benchPool(b, cidr, nil)
 	layout := mustLayout(b, pool)
 	block := layout.BlockAt(0)
@@ -126,13 +127,13 @@ func warmRequest(b *testing.B, pool *ipamv1alpha1.IPPool, layout ipspace.Layout,
 
 // claimBlockCases are how many of the 4096 /24 blocks of a /12 other nodes
 // hold when the benchmark's node claims one.
-var claimBlockCases = []int{0, 1000, 4000}
+var claimBlockCases = []int{0, 4000}
 
 // BenchmarkClaimBlock measures the one step of an ADD allowed to read
 // something that grows with the cluster: a node without a free address in
 // its blocks (here, without blocks: its first ADD in the pool) claims a new
 // block, which lists every block of the pool. The pool is a /12 of /24
-// blocks (4096); other nodes hold 0, 1000 or 4000 of them, spread evenly,
+// blocks (4096); other nodes hold 0 or 4000 of them, spread evenly,
 // so the search for a free block from the node's starting point is short
 // and the listing dominates. Each iteration claims a block and an address
 // in it and releases both.
@@ -148,6 +149,7 @@ func BenchmarkClaimBlock(b *testing.B) {
 }
 
 func benchmarkClaimBlock(b *testing.B, taken int) {
+	b.ReportAllocs()
 	pool := benchPool(b, "10.16.0.0/12", ptr.To[int32](24))
 	layout := mustLayout(b, pool)
 	store := allocator.NewFake(otherNodesBlocks(b, pool, layout, taken)...)

@@ -324,7 +324,7 @@ func (c *scaleCluster) restartManager(b *testing.B, env []string, args ...string
 	b.Helper()
 	c.stopManager(b)
 	m := c.startManager(c.b, env, args...)
-	if _, err := c.waitSettled(m, 0); err != nil {
+	if err := c.waitSettled(m, 0); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -382,7 +382,7 @@ func (c *scaleCluster) benchmarkStart(b *testing.B) operatorRun {
 			b.Fatal(err)
 		}
 		run.converged = time.Since(start).Seconds()
-		if _, err := c.waitSettled(m, 0); err != nil {
+		if err := c.waitSettled(m, 0); err != nil {
 			b.Fatal(err)
 		}
 		run.settled = time.Since(start).Seconds()
@@ -499,7 +499,7 @@ func (c *scaleCluster) benchmarkScan(b *testing.B) operatorRun {
 		b.StartTimer()
 		start := time.Now()
 		cpu := startCPU()
-		if _, err := c.waitSettled(c.manager, adds); err != nil {
+		if err := c.waitSettled(c.manager, adds); err != nil {
 			b.Fatal(err)
 		}
 		run.scan = time.Since(start).Seconds()
@@ -558,10 +558,9 @@ func (c *scaleCluster) waitScanStart() (float64, error) {
 
 // waitSettled waits until the claim controller has queued more than adds
 // items in all and has none queued or in work: it has looked at every
-// claim it was given. It returns how long that took.
-func (c *scaleCluster) waitSettled(m *harness.ManagerProcess, adds float64) (time.Duration, error) {
-	start := time.Now()
-	err := harness.Poll(settleTimeout, func() error {
+// claim it was given.
+func (c *scaleCluster) waitSettled(m *harness.ManagerProcess, adds float64) error {
+	return harness.Poll(settleTimeout, func() error {
 		samples, err := harness.ScrapeMetrics(m.MetricsAddr)
 		if err != nil {
 			return err
@@ -572,7 +571,6 @@ func (c *scaleCluster) waitSettled(m *harness.ManagerProcess, adds float64) (tim
 		}
 		return nil
 	})
-	return time.Since(start), err
 }
 
 // operatorTable shows the medians of every measure, and the peak memory

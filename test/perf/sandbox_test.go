@@ -53,8 +53,11 @@ func (c *cluster) add(ctx context.Context, node *simNode, network *libcni.Networ
 		return nil, took, fmt.Errorf("ADD of %s on %s: %w", rt.ContainerID, node.name, err)
 	}
 	result, err := current.NewResultFromResult(res)
-	if err != nil || len(result.IPs) != 1 {
-		return nil, took, fmt.Errorf("ADD of %s on %s: result %v (%v), want one address", rt.ContainerID, node.name, res, err)
+	if err != nil {
+		return nil, took, fmt.Errorf("ADD of %s on %s: read result %v: %w", rt.ContainerID, node.name, res, err)
+	}
+	if len(result.IPs) != 1 {
+		return nil, took, fmt.Errorf("ADD of %s on %s: result %v, want one address", rt.ContainerID, node.name, res)
 	}
 	addr, _ := netip.AddrFromSlice(result.IPs[0].Address.IP.To4())
 	return &sandbox{node: node, network: network, rt: rt, addr: addr}, took, nil
