@@ -15,7 +15,7 @@ import (
 )
 
 func TestAsCNIError(t *testing.T) {
-	_, _, noPools := poolchoice.Names(nil, nil, nil)
+	_, noPools := poolchoice.Names("net", nil, nil, nil)
 	down := apierrors.NewServiceUnavailable("etcd is down")
 	tests := []struct {
 		name     string
