@@ -61,10 +61,13 @@ vet: ## Run go vet.
 lint: golangci-lint ## Run golangci-lint (configured in .golangci.yml).
 	$(GOLANGCI_LINT) run ./...
 
+# make test builds the CNI plugin once, as make build does, and hands its
+# directory to every test package in IPKEEPER_PLUGIN_DIR (test/harness).
 .PHONY: test
 test: manifests generate ## Run unit and integration tests on a real kube-apiserver and etcd.
 	assets="$$($(TEST_ASSETS) envtest)"; plugins="$$($(TEST_ASSETS) cni-plugins)"; \
-	KUBEBUILDER_ASSETS="$$assets" CNI_PLUGINS_DIR="$$plugins" go test $(GO_TEST_FLAGS) ./...
+	CGO_ENABLED=0 go build -trimpath -ldflags=-s -o $(LOCALBIN)/ipkeeper ./cni; \
+	KUBEBUILDER_ASSETS="$$assets" CNI_PLUGINS_DIR="$$plugins" IPKEEPER_PLUGIN_DIR="$(LOCALBIN)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: verify
 verify: manifests generate bundle ## Fail on drift in generated files, unformatted code, vet or lint findings.

@@ -10,16 +10,18 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // expectStatus returns nil when the pool's status holds exactly these
 // counts for its current generation.
 func expectStatus(name, capacity string, allocated int64, free string, blocks int64, blockCapacity string) error {
-	pool, err := getPool(name)
+	pool, err := env.GetPool(name)
 	if err != nil {
 		return err
 	}
@@ -37,9 +39,9 @@ func expectStatus(name, capacity string, allocated int64, free string, blocks in
 func TestPoolStatusMatchesRecountAfterChurn(t *testing.T) {
 	const pool = "recount"
 	// 256 addresses minus network, broadcast, gateway and ten excluded.
-	createPool(t, pool, "10.101.0.0/24", 28, func(p *ipamv1alpha1.IPPool) {
-		p.Spec.Gateway = "10.101.0.1"
-		p.Spec.Exclude = []string{"10.101.0.200-10.101.0.209"}
+	env.CreatePool(t, pool, ipamv1alpha1.IPPoolSpec{
+		CIDR: "10.101.0.0/24", BlockSize: ptr.To[int32](28),
+		Gateway: "10.101.0.1", Exclude: []string{"10.101.0.200-10.101.0.209"},
 	})
 	// Usable addresses .2-.199 and two excluded ones, which a claim can only
 	// hold when the webhook is out of the way and which must not count.
@@ -63,7 +65,7 @@ func TestPoolStatusMatchesRecountAfterChurn(t *testing.T) {
 			for i := w; i < len(addrs); i += 4 {
 				// Only the test goroutine may stop the test; deletePool
 				// removes whatever is left at cleanup.
-				c := addressClaim(pool, addrs[i], 28, runtimeOwner(fmt.Sprintf("c%d", i)))
+				c := harness.AddressClaim(pool, "", addrs[i], 28, harness.RuntimeOwner(fmt.Sprintf("c%d", i)))
 				if err := env.Client.Create(context.Background(), c); err != nil {
 					t.Errorf("create IPClaim %s: %v", c.Name, err)
 					return
@@ -92,13 +94,13 @@ func TestPoolStatusMatchesRecountAfterChurn(t *testing.T) {
 		}
 	}
 	for _, a := range excluded {
-		createClaim(t, addressClaim(pool, a, 28, runtimeOwner("excluded-"+a)))
+		createClaim(t, harness.AddressClaim(pool, "", a, 28, harness.RuntimeOwner("excluded-"+a)))
 	}
 	// Blocks of a live node: the collector would release empty blocks of a
 	// node that does not exist.
-	node := createNode(t, "recount-node")
+	node := env.CreateNode(t, "recount-node")
 	for _, cidr := range []string{"10.101.0.0/28", "10.101.0.16/28", "10.101.0.32/28"} {
-		createClaim(t, blockClaim(pool, cidr, node.Name))
+		createClaim(t, harness.BlockClaim(pool, node.Name, cidr))
 	}
 	deleteClaim(t, ipspace.BlockClaimName(mustPrefix(t, "10.101.0.16/28")))
 
@@ -110,7 +112,7 @@ func TestPoolStatusMatchesRecountAfterChurn(t *testing.T) {
 	if want := int(allocated) + len(excluded) + 2; len(claims.Items) != want {
 		t.Fatalf("the API server holds %d claims of the pool; the test left %d", len(claims.Items), want)
 	}
-	eventually(t, 15*time.Second, func() error {
+	harness.Eventually(t, 15*time.Second, func() error {
 		return expectStatus(pool, "243", allocated, fmt.Sprint(243-allocated), 2, "16")
 	})
 }
@@ -118,9 +120,9 @@ func TestPoolStatusMatchesRecountAfterChurn(t *testing.T) {
 func TestPoolConditionsFollowFillLevel(t *testing.T) {
 	const pool = "fill"
 	// A /29 holds six usable addresses, .1 to .6, in two /30 blocks.
-	createPool(t, pool, "10.102.0.0/29", 30)
-	eventually(t, 10*time.Second, func() error {
-		p, err := getPool(pool)
+	env.CreatePool(t, pool, ipamv1alpha1.IPPoolSpec{CIDR: "10.102.0.0/29", BlockSize: ptr.To[int32](30)})
+	harness.Eventually(t, 10*time.Second, func() error {
+		p, err := env.GetPool(pool)
 		if err != nil {
 			return err
 		}
@@ -132,10 +134,10 @@ func TestPoolConditionsFollowFillLevel(t *testing.T) {
 		)
 	})
 	for i := 1; i <= 6; i++ {
-		createClaim(t, addressClaim(pool, fmt.Sprintf("10.102.0.%d", i), 30, runtimeOwner(fmt.Sprint(i))))
+		createClaim(t, harness.AddressClaim(pool, "", fmt.Sprintf("10.102.0.%d", i), 30, harness.RuntimeOwner(fmt.Sprint(i))))
 	}
-	eventually(t, 10*time.Second, func() error {
-		p, err := getPool(pool)
+	harness.Eventually(t, 10*time.Second, func() error {
+		p, err := env.GetPool(pool)
 		if err != nil {
 			return err
 		}
@@ -148,8 +150,8 @@ func TestPoolConditionsFollowFillLevel(t *testing.T) {
 	})
 	deleteClaim(t, "10.102.0.2")
 	deleteClaim(t, "10.102.0.5")
-	eventually(t, 10*time.Second, func() error {
-		p, err := getPool(pool)
+	harness.Eventually(t, 10*time.Second, func() error {
+		p, err := env.GetPool(pool)
 		if err != nil {
 			return err
 		}
@@ -161,9 +163,9 @@ func TestPoolConditionsFollowFillLevel(t *testing.T) {
 
 	// Disabling the pool takes it out of service without touching its
 	// claims; the new generation is observed.
-	setDisabled(t, pool, true)
-	eventually(t, 10*time.Second, func() error {
-		p, err := getPool(pool)
+	env.SetPoolDisabled(t, pool, true)
+	harness.Eventually(t, 10*time.Second, func() error {
+		p, err := env.GetPool(pool)
 		if err != nil {
 			return err
 		}
@@ -172,9 +174,9 @@ func TestPoolConditionsFollowFillLevel(t *testing.T) {
 			expectStatus(pool, "6", 4, "2", 0, "2"),
 		)
 	})
-	setDisabled(t, pool, false)
-	eventually(t, 10*time.Second, func() error {
-		p, err := getPool(pool)
+	env.SetPoolDisabled(t, pool, false)
+	harness.Eventually(t, 10*time.Second, func() error {
+		p, err := env.GetPool(pool)
 		if err != nil {
 			return err
 		}
@@ -185,11 +187,11 @@ func TestPoolConditionsFollowFillLevel(t *testing.T) {
 func TestPoolWithUnusableSpecIsNotReady(t *testing.T) {
 	const pool = "invalid-spec"
 	// The CRD lets a reversed range through; only the webhook refuses it.
-	createPool(t, pool, "10.103.0.0/24", 28, func(p *ipamv1alpha1.IPPool) {
-		p.Spec.Exclude = []string{"10.103.0.9-10.103.0.1"}
+	env.CreatePool(t, pool, ipamv1alpha1.IPPoolSpec{
+		CIDR: "10.103.0.0/24", BlockSize: ptr.To[int32](28), Exclude: []string{"10.103.0.9-10.103.0.1"},
 	})
-	eventually(t, 10*time.Second, func() error {
-		p, err := getPool(pool)
+	harness.Eventually(t, 10*time.Second, func() error {
+		p, err := env.GetPool(pool)
 		if err != nil {
 			return err
 		}
@@ -205,14 +207,14 @@ func TestYoungerOverlappingPoolLosesUntilOlderIsDeleted(t *testing.T) {
 	// "overlap-a" is created first: whether or not both land in the same
 	// second, it wins (by age, or by name on a tie), so the outcome is the
 	// same on every run.
-	createPool(t, "overlap-a", "10.104.0.0/16", 24)
-	createPool(t, "overlap-b", "10.104.1.0/24", 28)
+	env.CreatePool(t, "overlap-a", ipamv1alpha1.IPPoolSpec{CIDR: "10.104.0.0/16", BlockSize: ptr.To[int32](24)})
+	env.CreatePool(t, "overlap-b", ipamv1alpha1.IPPoolSpec{CIDR: "10.104.1.0/24", BlockSize: ptr.To[int32](28)})
 	loses := func() error {
-		a, err := getPool("overlap-a")
+		a, err := env.GetPool("overlap-a")
 		if err != nil {
 			return err
 		}
-		b, err := getPool("overlap-b")
+		b, err := env.GetPool("overlap-b")
 		if err != nil {
 			return err
 		}
@@ -224,14 +226,14 @@ func TestYoungerOverlappingPoolLosesUntilOlderIsDeleted(t *testing.T) {
 			expectCondition(a.Status.Conditions, ipamv1alpha1.PoolReady, metav1.ConditionTrue, ipamv1alpha1.ReasonAllocatable),
 		)
 	}
-	eventually(t, 10*time.Second, loses)
-	eventually(t, 10*time.Second, func() error { return expectEvent("overlap-b", eventOverlapping, corev1.EventTypeWarning) })
+	harness.Eventually(t, 10*time.Second, loses)
+	harness.Eventually(t, 10*time.Second, func() error { return expectEvent("overlap-b", eventOverlapping, corev1.EventTypeWarning) })
 	// Every reconcile decides the same way: no flapping.
-	consistently(t, time.Second, loses)
+	harness.Consistently(t, time.Second, loses)
 
-	deletePool(t, "overlap-a")
-	eventually(t, 10*time.Second, func() error {
-		b, err := getPool("overlap-b")
+	env.DeletePool(t, "overlap-a")
+	harness.Eventually(t, 10*time.Second, func() error {
+		b, err := env.GetPool("overlap-b")
 		if err != nil {
 			return err
 		}
@@ -244,13 +246,13 @@ func TestYoungerOverlappingPoolLosesUntilOlderIsDeleted(t *testing.T) {
 
 func TestDeletedPoolWaitsForItsClaims(t *testing.T) {
 	const pool = "terminating"
-	createPool(t, pool, "10.105.0.0/24", 28)
+	env.CreatePool(t, pool, ipamv1alpha1.IPPoolSpec{CIDR: "10.105.0.0/24", BlockSize: ptr.To[int32](28)})
 	for _, a := range []string{"10.105.0.10", "10.105.0.11"} {
-		createClaim(t, addressClaim(pool, a, 28, runtimeOwner(a)))
+		createClaim(t, harness.AddressClaim(pool, "", a, 28, harness.RuntimeOwner(a)))
 	}
-	createClaim(t, blockClaim(pool, "10.105.0.0/28", createNode(t, "terminating-node").Name))
-	eventually(t, 10*time.Second, func() error {
-		p, err := getPool(pool)
+	createClaim(t, harness.BlockClaim(pool, env.CreateNode(t, "terminating-node").Name, "10.105.0.0/28"))
+	harness.Eventually(t, 10*time.Second, func() error {
+		p, err := env.GetPool(pool)
 		if err != nil {
 			return err
 		}
@@ -264,38 +266,24 @@ func TestDeletedPoolWaitsForItsClaims(t *testing.T) {
 	}
 	terminating := func(words ...string) func() error {
 		return func() error {
-			p, err := getPool(pool)
+			p, err := env.GetPool(pool)
 			if err != nil {
 				return err
 			}
 			return expectCondition(p.Status.Conditions, ipamv1alpha1.PoolReady, metav1.ConditionFalse, ipamv1alpha1.ReasonTerminating, words...)
 		}
 	}
-	eventually(t, 10*time.Second, terminating("waiting for 3 claims to be released"))
-	consistently(t, time.Second, terminating("waiting for 3 claims"))
+	harness.Eventually(t, 10*time.Second, terminating("waiting for 3 claims to be released"))
+	harness.Consistently(t, time.Second, terminating("waiting for 3 claims"))
 
 	deleteClaim(t, "10.105.0.10")
-	eventually(t, 10*time.Second, terminating("waiting for 2 claims"))
+	harness.Eventually(t, 10*time.Second, terminating("waiting for 2 claims"))
 	deleteClaim(t, "10.105.0.11")
-	eventually(t, 10*time.Second, terminating("waiting for 1 claim to be released"))
+	harness.Eventually(t, 10*time.Second, terminating("waiting for 1 claim to be released"))
 	deleteClaim(t, ipspace.BlockClaimName(mustPrefix(t, "10.105.0.0/28")))
-	eventually(t, 10*time.Second, func() error {
-		return expectGone(&ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: pool}})
+	harness.Eventually(t, 10*time.Second, func() error {
+		return env.ExpectGone(&ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: pool}})
 	})
-}
-
-// setDisabled sets spec.disabled of a pool.
-func setDisabled(t *testing.T, name string, disabled bool) {
-	t.Helper()
-	pool, err := getPool(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	orig := pool.DeepCopy()
-	pool.Spec.Disabled = disabled
-	if err := env.Client.Patch(context.Background(), pool, client.MergeFrom(orig)); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // firstError returns the first non-nil error.

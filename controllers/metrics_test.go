@@ -4,15 +4,20 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"k8s.io/utils/ptr"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 func TestMetricsServePoolGauges(t *testing.T) {
 	const pool = "metrics"
 	// Six usable addresses in two /30 blocks.
-	createPool(t, pool, "10.109.0.0/29", 30)
-	createClaim(t, addressClaim(pool, "10.109.0.1", 30, runtimeOwner("a")))
-	createClaim(t, addressClaim(pool, "10.109.0.2", 30, runtimeOwner("b")))
-	createClaim(t, blockClaim(pool, "10.109.0.0/30", createNode(t, "metrics-node").Name))
+	env.CreatePool(t, pool, ipamv1alpha1.IPPoolSpec{CIDR: "10.109.0.0/29", BlockSize: ptr.To[int32](30)})
+	createClaim(t, harness.AddressClaim(pool, "", "10.109.0.1", 30, harness.RuntimeOwner("a")))
+	createClaim(t, harness.AddressClaim(pool, "", "10.109.0.2", 30, harness.RuntimeOwner("b")))
+	createClaim(t, harness.BlockClaim(pool, env.CreateNode(t, "metrics-node").Name, "10.109.0.0/30"))
 
 	want := map[string]float64{
 		`ipkeeper_pool_capacity{pool="metrics"}`:  6,
@@ -20,8 +25,8 @@ func TestMetricsServePoolGauges(t *testing.T) {
 		`ipkeeper_pool_free{pool="metrics"}`:      4,
 		`ipkeeper_pool_blocks{pool="metrics"}`:    1,
 	}
-	eventually(t, 10*time.Second, func() error {
-		samples, err := scrape()
+	harness.Eventually(t, 10*time.Second, func() error {
+		samples, err := harness.ScrapeMetrics(metricsAddr)
 		if err != nil {
 			return err
 		}
@@ -38,9 +43,9 @@ func TestMetricsServePoolGauges(t *testing.T) {
 	})
 
 	// A deleted pool leaves no stale series behind.
-	deletePool(t, pool)
-	eventually(t, 10*time.Second, func() error {
-		samples, err := scrape()
+	env.DeletePool(t, pool)
+	harness.Eventually(t, 10*time.Second, func() error {
+		samples, err := harness.ScrapeMetrics(metricsAddr)
 		if err != nil {
 			return err
 		}

@@ -1,14 +1,13 @@
 package controllers
 
 import (
-	"fmt"
 	"os"
 	"testing"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/ipkeeper/ipkeeper/test/testenv"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // The controllers run, as in production, in one manager against a real
@@ -20,42 +19,27 @@ const (
 )
 
 var (
-	env *testenv.Env
-	mgr *testenv.Manager
+	env *harness.Env
+	mgr *harness.Manager
 	// metricsAddr is where the manager serves /metrics over plain HTTP.
 	metricsAddr string
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	var err error
-	env, err = testenv.Start(testenv.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	if metricsAddr, err = testenv.FreeLocalAddr(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	mgr, err = env.StartManager(testenv.ManagerOptions{
-		MetricsAddr: metricsAddr,
-		Setup: func(m ctrl.Manager) error {
-			return SetupWithManager(m, Options{GCGracePeriod: testGracePeriod, GCScanInterval: testScanInterval})
-		},
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := m.Run()
-	if err := mgr.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "manager:", err)
-		return 1
-	}
-	return code
+	os.Exit(harness.Run(m, func() (func() error, error) {
+		var err error
+		if env, err = harness.Start(harness.Options{}); err != nil {
+			return nil, err
+		}
+		if metricsAddr, err = harness.FreeLocalAddr(); err != nil {
+			return env.Stop, err
+		}
+		mgr, err = env.StartManager(harness.ManagerOptions{
+			MetricsAddr: metricsAddr,
+			Setup: func(m ctrl.Manager) error {
+				return SetupWithManager(m, Options{GCGracePeriod: testGracePeriod, GCScanInterval: testScanInterval})
+			},
+		})
+		return env.Stop, err
+	}))
 }

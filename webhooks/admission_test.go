@@ -2,12 +2,14 @@ package webhooks
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // These tests send the table cases of the validators through the real API
@@ -40,12 +42,12 @@ func deleteTerminating(t *testing.T, obj client.Object) {
 		t.Fatalf("delete %s: %v", obj.GetName(), err)
 	}
 	cached := obj.DeepCopyObject().(client.Object)
-	eventually(t, "the cache to see "+obj.GetName()+" terminating", func() error {
+	harness.Eventually(t, waitTimeout, func() error {
 		if err := mgr.GetCache().Get(context.Background(), client.ObjectKeyFromObject(obj), cached); err != nil {
 			return err
 		}
 		if cached.GetDeletionTimestamp() == nil {
-			return errNotYet
+			return fmt.Errorf("the cache does not see %s terminating yet", obj.GetName())
 		}
 		return nil
 	})
@@ -174,11 +176,11 @@ func TestClaimOfTerminatingPoolCanBeUpdated(t *testing.T) {
 	late := pool("late", "10.50.0.0/16")
 	late.Finalizers = []string{ipamv1alpha1.PoolFinalizer}
 	create(t, late)
-	claim := addressClaim("late", "10.50.0.5", "10.50.0.0-24", "late")
+	claim := podClaim("late", "10.50.0.5", "late")
 	claim.Finalizers = []string{"example.com/hold"}
 	create(t, claim)
 	deleteTerminating(t, late)
-	second := addressClaim("late", "10.50.0.6", "10.50.0.0-24", "late-2")
+	second := podClaim("late", "10.50.0.6", "late-2")
 	expectDenied(t, env.Client.Create(ctx, second), claimWebhook, second.Name, `pool "late" is being deleted`)
 
 	claim.Finalizers = nil

@@ -10,13 +10,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/controllers/claimindex"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // builderIndexer registers field indexes on a fake client builder, so that
@@ -42,18 +42,10 @@ func fakeReader(t *testing.T, objs ...client.Object) client.Client {
 	return b.Build()
 }
 
-// basePool is a valid IPv4 pool, the base the table cases mutate.
+// basePool is a valid IPv4 pool that sets every optional field, the base
+// the table cases mutate.
 func basePool() *ipamv1alpha1.IPPool {
-	return &ipamv1alpha1.IPPool{
-		ObjectMeta: metav1.ObjectMeta{Name: "pods"},
-		Spec: ipamv1alpha1.IPPoolSpec{
-			CIDR:      "10.32.0.0/16",
-			BlockSize: ptr.To[int32](24),
-			Exclude:   []string{"10.32.0.10", "10.32.1.0/28", "10.32.2.1-10.32.2.9"},
-			Gateway:   "10.32.0.1",
-			Routes:    []ipamv1alpha1.Route{{Dst: "0.0.0.0/0"}, {Dst: "192.168.0.0/16", GW: "10.32.0.2"}},
-		},
-	}
+	return harness.FullPool("pods", "10.32.0.0/16")
 }
 
 // pool returns a minimal pool.
@@ -61,34 +53,10 @@ func pool(name, cidr string) *ipamv1alpha1.IPPool {
 	return &ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: ipamv1alpha1.IPPoolSpec{CIDR: cidr}}
 }
 
-// addressClaim returns a labelled Address claim of pod default/<pod>.
-func addressClaim(poolName, address, block, containerID string) *ipamv1alpha1.IPClaim {
-	return &ipamv1alpha1.IPClaim{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: address,
-			Labels: map[string]string{
-				ipamv1alpha1.LabelPool: poolName, ipamv1alpha1.LabelNode: "node-a", ipamv1alpha1.LabelBlock: block,
-			},
-		},
-		Spec: ipamv1alpha1.IPClaimSpec{
-			Pool: poolName, Type: ipamv1alpha1.ClaimTypeAddress, Node: "node-a", Address: address,
-			Owner: &ipamv1alpha1.ClaimOwner{
-				Namespace: "default", Name: "web-0", Pod: "default/web-0", UID: "6f1c1f5e-0000-4000-8000-000000000001",
-				ContainerID: containerID, Interface: "eth0", Network: "k8s-pod-network",
-			},
-		},
-	}
-}
-
-// blockClaim returns a labelled Block claim of node-a.
-func blockClaim(poolName, name, cidr string) *ipamv1alpha1.IPClaim {
-	return &ipamv1alpha1.IPClaim{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:   name,
-			Labels: map[string]string{ipamv1alpha1.LabelPool: poolName, ipamv1alpha1.LabelNode: "node-a", ipamv1alpha1.LabelBlock: name},
-		},
-		Spec: ipamv1alpha1.IPClaimSpec{Pool: poolName, Type: ipamv1alpha1.ClaimTypeBlock, Node: "node-a", CIDR: cidr},
-	}
+// podClaim returns pod default/web-0's Address claim of address for its
+// sandbox containerID on node-a, labelled with its /24 block.
+func podClaim(poolName, address, containerID string) *ipamv1alpha1.IPClaim {
+	return harness.AddressClaim(poolName, "node-a", address, 24, harness.PodOwner(harness.WebPod(), containerID))
 }
 
 // requestFrom returns a context holding an admission request made by a

@@ -26,14 +26,14 @@ func claimFixtures() []client.Object {
 	v6.Spec.Gateway = "fd00:10:32::1"
 	return []client.Object{
 		basePool(), off, gone, v6,
-		addressClaim("pods", "10.32.6.7", "10.32.6.0-24", "dup"),
+		podClaim("pods", "10.32.6.7", "dup"),
 	}
 }
 
 // baseClaim is a valid Address claim of pool "pods", the base the table
 // cases mutate.
 func baseClaim() *ipamv1alpha1.IPClaim {
-	return addressClaim("pods", "10.32.5.5", "10.32.5.0-24", "c0ffee")
+	return podClaim("pods", "10.32.5.5", "c0ffee")
 }
 
 // asBlock turns a claim into the Block claim for cidr, named and labelled

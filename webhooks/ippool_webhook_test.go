@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // poolFixtures are the objects the pool table cases run against: another
@@ -21,9 +22,9 @@ func poolFixtures() []client.Object {
 	return []client.Object{
 		pool("other", "10.64.0.0/16"),
 		pool("v6", "fd00:10:32::/64"),
-		addressClaim("pods", "10.32.5.5", "10.32.5.0-24", "c0ffee"),
-		blockClaim("pods", "10.32.5.0-24", "10.32.5.0/24"),
-		addressClaim("other", "10.64.0.20", "10.64.0.0-24", "other"),
+		podClaim("pods", "10.32.5.5", "c0ffee"),
+		harness.BlockClaim("pods", "node-a", "10.32.5.0/24"),
+		podClaim("other", "10.64.0.20", "other"),
 	}
 }
 
@@ -181,7 +182,7 @@ func TestIPPoolValidatorUpdate(t *testing.T) {
 func TestIPPoolValidatorListsFewClaimedAddresses(t *testing.T) {
 	objs := []client.Object{}
 	for i := 1; i <= maxClaimedListed+3; i++ {
-		objs = append(objs, addressClaim("pods", fmt.Sprintf("10.32.7.%d", i), "10.32.7.0-24", fmt.Sprintf("c%d", i)))
+		objs = append(objs, podClaim("pods", fmt.Sprintf("10.32.7.%d", i), fmt.Sprintf("c%d", i)))
 	}
 	v := &IPPoolValidator{Reader: fakeReader(t, objs...)}
 	old := basePool()

@@ -1,16 +1,14 @@
 package webhooks
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // registeredDenials reads ipkeeper_webhook_denials_total{kind, reason}
@@ -42,24 +40,7 @@ func registeredDenials(t *testing.T, kind, reason string) float64 {
 // scrapedDenials reads the same series from the manager's /metrics.
 func scrapedDenials(t *testing.T, kind, reason string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + metricsAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	series := fmt.Sprintf("ipkeeper_webhook_denials_total{kind=%q,reason=%q} ", kind, reason)
-	lines := bufio.NewScanner(resp.Body)
-	for lines.Scan() {
-		if value, ok := strings.CutPrefix(lines.Text(), series); ok {
-			v, err := strconv.ParseFloat(value, 64)
-			if err != nil {
-				t.Fatalf("parse %q: %v", lines.Text(), err)
-			}
-			return v
-		}
-	}
-	t.Fatalf("no line %q in the manager's /metrics (%v)", series, lines.Err())
-	return 0
+	return harness.MetricValue(t, metricsAddr, fmt.Sprintf("ipkeeper_webhook_denials_total{kind=%q,reason=%q}", kind, reason))
 }
 
 // A request refused for several reasons counts once per reason; a failed

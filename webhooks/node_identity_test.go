@@ -105,13 +105,13 @@ func TestNodeBoundToken(t *testing.T) {
 			review.Status.UserInfo.Username, nodeNameKey, got)
 	}
 
-	own := addressClaim("nodes", "10.60.0.5", "10.60.0.0-24", "node-a-pod")
+	own := podClaim("nodes", "10.60.0.5", "node-a-pod")
 	if err := node.Create(ctx, own); err != nil {
 		t.Fatalf("node-a's token may claim for node-a: %v", err)
 	}
 	t.Cleanup(func() { remove(t, own) })
 
-	foreign := addressClaim("nodes", "10.60.0.6", "10.60.0.0-24", "node-b-pod")
+	foreign := podClaim("nodes", "10.60.0.6", "node-b-pod")
 	foreign.Spec.Node, foreign.Labels[ipamv1alpha1.LabelNode] = "node-b", "node-b"
 	err := node.Create(ctx, foreign)
 	if err == nil {

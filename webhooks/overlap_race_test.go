@@ -14,6 +14,7 @@ import (
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/controllers"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // Two overlapping pools created at the same moment, before the webhook's
@@ -46,9 +47,9 @@ func TestOverlappingPoolsCreatedAtOnce(t *testing.T) {
 		if admitted != 1 {
 			t.Fatalf("round %d: %d of two overlapping pools admitted (errors %v); want exactly one", round, admitted, errs)
 		}
-		eventually(t, "the admitted pool of round "+fmt.Sprint(round)+" to be Ready", func() error {
+		harness.Eventually(t, waitTimeout, func() error {
 			if n := readyCount(t, pools); n != 1 {
-				return fmt.Errorf("%d pools Ready", n)
+				return fmt.Errorf("round %d: %d pools Ready, want the admitted one", round, n)
 			}
 			return nil
 		})

@@ -13,7 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ipkeeper/ipkeeper/test/testenv"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // The suite runs a real kube-apiserver and etcd with the generated CRDs and
@@ -21,8 +21,8 @@ import (
 // webhooks over TLS where the API server calls them. Table tests of the
 // validators on a fake client run in the same binary.
 var (
-	env         *testenv.Env
-	mgr         *testenv.Manager
+	env         *harness.Env
+	mgr         *harness.Manager
 	metricsAddr string
 )
 
@@ -33,34 +33,17 @@ var errNotYet = errors.New("not yet")
 const waitTimeout = 10 * time.Second
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	var err error
-	env, err = testenv.Start(testenv.Options{Webhooks: true})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	if metricsAddr, err = testenv.FreeLocalAddr(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	mgr, err = env.StartManager(testenv.ManagerOptions{MetricsAddr: metricsAddr, Setup: SetupWithManager})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() {
-		if mgr != nil {
-			if err := mgr.Stop(); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-			}
+	os.Exit(harness.Run(m, func() (func() error, error) {
+		var err error
+		if env, err = harness.Start(harness.Options{Webhooks: true}); err != nil {
+			return nil, err
 		}
-	}()
-	return m.Run()
+		if metricsAddr, err = harness.FreeLocalAddr(); err != nil {
+			return env.Stop, err
+		}
+		mgr, err = env.StartManager(harness.ManagerOptions{MetricsAddr: metricsAddr, Setup: SetupWithManager})
+		return env.Stop, err
+	}))
 }
 
 // restartManager replaces the suite's manager, until the test ends, by one
@@ -72,7 +55,7 @@ func restartManager(t *testing.T, setup func(ctrl.Manager) error) {
 			return fmt.Errorf("stop the manager: %w", err)
 		}
 		mgr = nil
-		m, err := env.StartManager(testenv.ManagerOptions{MetricsAddr: metricsAddr, Setup: setup})
+		m, err := env.StartManager(harness.ManagerOptions{MetricsAddr: metricsAddr, Setup: setup})
 		if err != nil {
 			return err
 		}
@@ -121,7 +104,7 @@ func remove(t *testing.T, obj client.Object) {
 		return
 	}
 	current := obj.DeepCopyObject().(client.Object)
-	eventually(t, "the cache to drop "+key.Name, func() error {
+	harness.Eventually(t, waitTimeout, func() error {
 		err := env.Client.Get(ctx, key, current)
 		if err == nil && len(current.GetFinalizers()) > 0 {
 			current.SetFinalizers(nil)
@@ -131,7 +114,7 @@ func remove(t *testing.T, obj client.Object) {
 			return err
 		}
 		if err := mgr.GetCache().Get(ctx, key, current); !apierrors.IsNotFound(err) {
-			return errors.Join(err, errors.New("still cached"))
+			return errors.Join(err, fmt.Errorf("%s still cached", key.Name))
 		}
 		return nil
 	})
@@ -142,31 +125,15 @@ func remove(t *testing.T, obj client.Object) {
 func waitCached(t *testing.T, obj client.Object) {
 	t.Helper()
 	cached := obj.DeepCopyObject().(client.Object)
-	eventually(t, "the cache to hold "+obj.GetName(), func() error {
+	harness.Eventually(t, waitTimeout, func() error {
 		if err := mgr.GetCache().Get(context.Background(), client.ObjectKeyFromObject(obj), cached); err != nil {
-			return err
+			return fmt.Errorf("read %s from the cache: %w", obj.GetName(), err)
 		}
 		if cached.GetResourceVersion() != obj.GetResourceVersion() {
-			return fmt.Errorf("cached at resourceVersion %s, want %s", cached.GetResourceVersion(), obj.GetResourceVersion())
+			return fmt.Errorf("%s cached at resourceVersion %s, want %s", obj.GetName(), cached.GetResourceVersion(), obj.GetResourceVersion())
 		}
 		return nil
 	})
-}
-
-// eventually retries check until it passes or waitTimeout has passed.
-func eventually(t *testing.T, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s: %v", waitTimeout, what, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // expectDenied fails unless err is the named webhook's Invalid answer for

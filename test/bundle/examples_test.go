@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ipkeeper/ipkeeper/test/testenv"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // examples parses the CSV's alm-examples, which must be a JSON array.
@@ -156,7 +156,7 @@ func checkDescriptor(t *testing.T, crd string, root *apiextensionsv1.JSONSchemaP
 // one.
 func TestExamplesPassTheCRDs(t *testing.T) {
 	csv := loadCSV(t)
-	env, err := testenv.Start(testenv.Options{})
+	env, err := harness.Start(harness.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

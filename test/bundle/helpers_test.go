@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
-	"github.com/ipkeeper/ipkeeper/test/testenv"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 const (
@@ -27,7 +27,7 @@ const (
 
 // repoPath returns a path of the checkout from slash-separated parts.
 func repoPath(parts ...string) string {
-	return filepath.Join(append([]string{testenv.RepoRoot()}, parts...)...)
+	return filepath.Join(append([]string{harness.RepoRoot()}, parts...)...)
 }
 
 // loadBundle loads bundle/ as OLM and operator-sdk do.

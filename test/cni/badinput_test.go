@@ -3,9 +3,11 @@ package cni
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,24 +18,25 @@ import (
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // TestBadInputGetsItsErrorAndLeavesNoClaim feeds the plugin every kind of
 // bad input a node can meet and checks the CNI error code and message, and
 // that not a single claim was left behind.
 func TestBadInputGetsItsErrorAndLeavesNoClaim(t *testing.T) {
-	createPool(t, "bad-main", ipamv1alpha1.IPPoolSpec{CIDR: "10.80.0.0/24", Gateway: "10.80.0.1"})
-	createPool(t, "bad-rack", ipamv1alpha1.IPPoolSpec{CIDR: "10.81.0.0/24",
+	env.CreateReadyPool(t, "bad-main", ipamv1alpha1.IPPoolSpec{CIDR: "10.80.0.0/24", Gateway: "10.80.0.1"})
+	env.CreateReadyPool(t, "bad-rack", ipamv1alpha1.IPPoolSpec{CIDR: "10.81.0.0/24",
 		NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"rack": "r1"}}})
-	createPool(t, "bad-off", ipamv1alpha1.IPPoolSpec{CIDR: "10.82.0.0/24"})
-	disablePool(t, "bad-off")
-	createPool(t, "bad-full", ipamv1alpha1.IPPoolSpec{CIDR: "10.83.0.0/30"})
+	env.CreateReadyPool(t, "bad-off", ipamv1alpha1.IPPoolSpec{CIDR: "10.82.0.0/24"})
+	env.SetPoolDisabled(t, "bad-off", true)
+	env.CreateReadyPool(t, "bad-full", ipamv1alpha1.IPPoolSpec{CIDR: "10.83.0.0/30"})
 	n := newNode(t, "node-bad")
-	fill := network(t, "badnet", n.ipamConfig("bad-full"))
-	add(t, n, fill, runtimeConf("c-bad-fill-1", nil))
-	add(t, n, fill, runtimeConf("c-bad-fill-2", nil))
-	holder := createPod(t, "bad", "holder", map[string]string{ipamv1alpha1.AnnotationIPs: "10.80.0.50"}, nil)
-	add(t, n, network(t, "badnet", n.ipamConfig("bad-main")), runtimeConf("c-bad-holder", holder))
+	fill := harness.IPAMNetwork("badnet", n.ipamConfig("bad-full"))
+	add(t, n, fill, harness.RuntimeConf("c-bad-fill-1", nil))
+	add(t, n, fill, harness.RuntimeConf("c-bad-fill-2", nil))
+	holder := env.CreatePod(t, "bad", "holder", map[string]string{ipamv1alpha1.AnnotationIPs: "10.80.0.50"})
+	add(t, n, harness.IPAMNetwork("badnet", n.ipamConfig("bad-main")), harness.RuntimeConf("c-bad-holder", holder))
 
 	garbage := filepath.Join(t.TempDir(), "garbage.kubeconfig")
 	if err := os.WriteFile(garbage, []byte("this: [is not a kubeconfig"), 0o600); err != nil {
@@ -42,11 +45,11 @@ func TestBadInputGetsItsErrorAndLeavesNoClaim(t *testing.T) {
 	withIPAM := func(change func(map[string]any)) *libcni.NetworkConfigList {
 		ipam := n.ipamConfig("bad-main")
 		change(ipam)
-		return network(t, "badnet", ipam)
+		return harness.IPAMNetwork("badnet", ipam)
 	}
-	main := network(t, "badnet", n.ipamConfig("bad-main"))
+	main := harness.IPAMNetwork("badnet", n.ipamConfig("bad-main"))
 	podWith := func(name, key, value string) *libcni.RuntimeConf {
-		return runtimeConf("c-bad-"+name, createPod(t, "bad", name, map[string]string{key: value}, nil))
+		return harness.RuntimeConf("c-bad-"+name, env.CreatePod(t, "bad", name, map[string]string{key: value}))
 	}
 	tests := []struct {
 		name string
@@ -88,7 +91,7 @@ func TestBadInputGetsItsErrorAndLeavesNoClaim(t *testing.T) {
 			before := claimCount(t)
 			rt := tt.rt
 			if rt == nil {
-				rt = runtimeConf(fmt.Sprintf("c-bad-%d", i), nil)
+				rt = harness.RuntimeConf(fmt.Sprintf("c-bad-%d", i), nil)
 			}
 			_, err := n.cni.AddNetworkList(context.Background(), tt.list, rt)
 			expectCNIError(t, err, tt.code, tt.want)
@@ -102,7 +105,7 @@ func TestBadInputGetsItsErrorAndLeavesNoClaim(t *testing.T) {
 // TestMalformedJSONIsRefused execs the plugin with a configuration that is
 // not JSON, which libcni itself would refuse to send.
 func TestMalformedJSONIsRefused(t *testing.T) {
-	args := &invoke.Args{Command: "ADD", ContainerID: "c-bad-json", NetNS: absentNetNS, IfName: "eth0", Path: binDir}
+	args := &invoke.Args{Command: "ADD", ContainerID: "c-bad-json", NetNS: harness.AbsentNetNS, IfName: "eth0", Path: binDir}
 	_, err := invoke.ExecPluginWithResult(context.Background(), filepath.Join(binDir, "ipkeeper"),
 		[]byte(`{"cniVersion": "1.1.0", "name": "badnet", "ipam": {"type": "ipkeeper"`), args, nil)
 	expectCNIError(t, err, types.ErrDecodingFailure, "unexpected end of JSON input")
@@ -114,7 +117,7 @@ func TestMalformedJSONIsRefused(t *testing.T) {
 // the same way and its claim stays, so the runtime retries the DEL instead
 // of leaking the address.
 func TestUnreachableAPIServerIsTryAgainLater(t *testing.T) {
-	createPool(t, "unreachable", ipamv1alpha1.IPPoolSpec{CIDR: "10.84.0.0/24"})
+	env.CreateReadyPool(t, "unreachable", ipamv1alpha1.IPPoolSpec{CIDR: "10.84.0.0/24"})
 	silent, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -128,21 +131,21 @@ func TestUnreachableAPIServerIsTryAgainLater(t *testing.T) {
 	_ = refusing.Close()
 
 	n := newNode(t, "node-unreachable")
-	held := runtimeConf("c-unreach-held", nil)
-	heldIP := add(t, n, network(t, "unreachnet", n.ipamConfig("unreachable")), held).IPs[0].Address.IP.String()
+	held := harness.RuntimeConf("c-unreach-held", nil)
+	heldIP := add(t, n, harness.IPAMNetwork("unreachnet", n.ipamConfig("unreachable")), held).IPs[0].Address.IP.String()
 	for name, addr := range map[string]string{"refused": refusingAddr, "silent": silent.Addr().String()} {
 		t.Run(name, func(t *testing.T) {
 			list := unreachableNetwork(t, n, addr)
 			start := time.Now()
-			_, err := n.cni.AddNetworkList(context.Background(), list, runtimeConf("c-unreach-"+name, nil))
+			_, err := n.cni.AddNetworkList(context.Background(), list, harness.RuntimeConf("c-unreach-"+name, nil))
 			expectCNIError(t, err, types.ErrTryAgainLater, "")
 			if took := time.Since(start); took > 10*time.Second {
 				t.Fatalf("the ADD took %v with a 2s timeout", took)
 			}
 			expectCNIError(t, n.cni.DelNetworkList(context.Background(), list, held), types.ErrTryAgainLater, "")
-			claims := addressClaims(t, "unreachable")
+			claims := env.AddressClaims(t, "unreachable")
 			if _, ok := claims[heldIP]; !ok || len(claims) != 1 {
-				t.Fatalf("claims after the failed ADD and DEL: %v; want only %s", keys(claims), heldIP)
+				t.Fatalf("claims after the failed ADD and DEL: %v; want only %s", slices.Collect(maps.Keys(claims)), heldIP)
 			}
 		})
 	}
@@ -155,24 +158,12 @@ func unreachableNetwork(t *testing.T, n *node, addr string) *libcni.NetworkConfi
 	cfg := *env.Config
 	cfg.Host = "https://" + addr
 	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := writeKubeconfig(&cfg, path); err != nil {
+	if err := harness.WriteKubeconfig(&cfg, path); err != nil {
 		t.Fatal(err)
 	}
 	ipam := n.ipamConfig("unreachable")
 	ipam["kubeconfig"], ipam["timeout"] = path, "2s"
-	return network(t, "unreachnet", ipam)
-}
-
-func disablePool(t *testing.T, name string) {
-	t.Helper()
-	var pool ipamv1alpha1.IPPool
-	if err := env.Client.Get(context.Background(), clientKey(name), &pool); err != nil {
-		t.Fatal(err)
-	}
-	pool.Spec.Disabled = true
-	if err := env.Client.Update(context.Background(), &pool); err != nil {
-		t.Fatal(err)
-	}
+	return harness.IPAMNetwork("unreachnet", ipam)
 }
 
 // claimCount counts every claim in the cluster.

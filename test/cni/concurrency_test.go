@@ -3,6 +3,8 @@ package cni
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 
@@ -10,6 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // TestConcurrentAddsOnManyNodes runs 200 ADDs at once, each a separate
@@ -19,7 +22,7 @@ import (
 func TestConcurrentAddsOnManyNodes(t *testing.T) {
 	const nodes, perNode = 10, 20
 	ctx := context.Background()
-	createPool(t, "burst", ipamv1alpha1.IPPoolSpec{CIDR: "10.70.0.0/22", BlockSize: ptr.To[int32](28)})
+	env.CreateReadyPool(t, "burst", ipamv1alpha1.IPPoolSpec{CIDR: "10.70.0.0/22", BlockSize: ptr.To[int32](28)})
 
 	type attachment struct {
 		node *node
@@ -29,9 +32,9 @@ func TestConcurrentAddsOnManyNodes(t *testing.T) {
 	var attachments []attachment
 	for i := range nodes {
 		n := newNode(t, fmt.Sprintf("burst-node-%02d", i))
-		list := network(t, "burstnet", n.ipamConfig("burst"))
+		list := harness.IPAMNetwork("burstnet", n.ipamConfig("burst"))
 		for j := range perNode {
-			attachments = append(attachments, attachment{n, list, runtimeConf(fmt.Sprintf("c-burst-%02d-%02d", i, j), nil)})
+			attachments = append(attachments, attachment{n, list, harness.RuntimeConf(fmt.Sprintf("c-burst-%02d-%02d", i, j), nil)})
 		}
 	}
 
@@ -57,7 +60,7 @@ func TestConcurrentAddsOnManyNodes(t *testing.T) {
 		t.FailNow()
 	}
 
-	claims := addressClaims(t, "burst")
+	claims := env.AddressClaims(t, "burst")
 	seen := map[string]bool{}
 	for i, addr := range addresses {
 		if seen[addr] {
@@ -86,8 +89,8 @@ func TestConcurrentAddsOnManyNodes(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if left := addressClaims(t, "burst"); len(left) != 0 {
-		t.Fatalf("%d Address claims left after every DEL: %v", len(left), keys(left))
+	if left := env.AddressClaims(t, "burst"); len(left) != 0 {
+		t.Fatalf("%d Address claims left after every DEL: %v", len(left), slices.Collect(maps.Keys(left)))
 	}
 	if err := attachments[0].node.cni.DelNetworkList(ctx, attachments[0].list, attachments[0].rt); err != nil {
 		t.Fatalf("a repeated DEL failed: %v", err)

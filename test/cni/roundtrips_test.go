@@ -17,6 +17,7 @@ import (
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/netconf"
 	"github.com/ipkeeper/ipkeeper/cni/plugin"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // request is one HTTP request a plugin call made.
@@ -83,16 +84,16 @@ func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { ret
 // parallel; the node's claims; the creates in parallel) and reads nothing
 // whose size grows with the pool or the cluster.
 func TestWarmADDRoundTrips(t *testing.T) {
-	createPool(t, "warm-v4", ipamv1alpha1.IPPoolSpec{CIDR: "10.89.0.0/16"})
-	createPool(t, "warm-v6", ipamv1alpha1.IPPoolSpec{CIDR: "fd00:89::/64"})
+	env.CreateReadyPool(t, "warm-v4", ipamv1alpha1.IPPoolSpec{CIDR: "10.89.0.0/16"})
+	env.CreateReadyPool(t, "warm-v6", ipamv1alpha1.IPPoolSpec{CIDR: "fd00:89::/64"})
 	cfg, err := netconf.Parse([]byte(`{"cniVersion":"1.1.0","name":"warmnet","ipam":{"type":"ipkeeper","pools":["warm-v4","warm-v6"],` +
 		`"nodeName":"node-warm","dataDir":"` + t.TempDir() + `"}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	createNode(t, "node-warm")
+	env.CreateNode(t, "node-warm")
 	addOnce := func(containerID string) *recorder {
-		pod := createPod(t, "warm", containerID, nil, nil)
+		pod := env.CreatePod(t, "warm", containerID, nil)
 		rec := &recorder{}
 		p, err := plugin.New(cfg, "node-warm", rec.wrap(env.Config))
 		if err != nil {
@@ -127,7 +128,7 @@ func TestWarmADDRoundTrips(t *testing.T) {
 // resourceVersion the API server has not reached (the cluster was restored
 // or rebuilt under it) still allocates, and remembers a real one after.
 func TestRememberedVersionAheadOfTheCluster(t *testing.T) {
-	createPool(t, "ahead", ipamv1alpha1.IPPoolSpec{CIDR: "10.90.0.0/24"})
+	env.CreateReadyPool(t, "ahead", ipamv1alpha1.IPPoolSpec{CIDR: "10.90.0.0/24"})
 	n := newNode(t, "node-ahead")
 	state := filepath.Join(n.dataDir, n.name, "ahead.state")
 	if err := os.MkdirAll(filepath.Dir(state), 0o700); err != nil {
@@ -136,7 +137,7 @@ func TestRememberedVersionAheadOfTheCluster(t *testing.T) {
 	if err := os.WriteFile(state, []byte(`{"resourceVersion":"999999999999"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	add(t, n, network(t, "aheadnet", n.ipamConfig("ahead")), runtimeConf("c-ahead", nil))
+	add(t, n, harness.IPAMNetwork("aheadnet", n.ipamConfig("ahead")), harness.RuntimeConf("c-ahead", nil))
 	data, err := os.ReadFile(state)
 	if err != nil || strings.Contains(string(data), "999999999999") {
 		t.Fatalf("state after the ADD: %s, %v; want the new claim's resourceVersion", data, err)

@@ -4,17 +4,17 @@
 package cni
 
 import (
-	"fmt"
+	"errors"
 	"os"
 	"testing"
 
-	"github.com/ipkeeper/ipkeeper/test/stack"
-	"github.com/ipkeeper/ipkeeper/test/testenv"
+	"github.com/ipkeeper/ipkeeper/test/harness"
+	"github.com/ipkeeper/ipkeeper/test/harness/operator"
 )
 
 var (
-	cluster *stack.Stack
-	env     *testenv.Env
+	cluster *operator.Cluster
+	env     *harness.Env
 	// binDir holds the plugin binary (the CNI_PATH of every call).
 	binDir string
 	// kubeconfig is the plugin's kubeconfig (an administrator's).
@@ -22,16 +22,15 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	var err error
-	if cluster, err = stack.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = cluster.Stop() }()
-	env, binDir, kubeconfig = cluster.Env, cluster.PluginDir, cluster.Kubeconfig
-	return m.Run()
+	os.Exit(harness.Run(m, func() (func() error, error) {
+		plugin, err := harness.PreparePlugin()
+		if err != nil {
+			return nil, err
+		}
+		if cluster, err = operator.Start(); err != nil {
+			return plugin.Remove, err
+		}
+		env, binDir, kubeconfig = cluster.Env, plugin.Dir, cluster.Kubeconfig
+		return func() error { return errors.Join(cluster.Stop(), plugin.Remove()) }, nil
+	}))
 }

@@ -3,7 +3,9 @@ package cni
 import (
 	"context"
 	"errors"
+	"maps"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,6 +17,7 @@ import (
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // expectCNIError fails unless err is a CNI error with code whose message
@@ -45,15 +48,15 @@ func add(t *testing.T, n *node, list *libcni.NetworkConfigList, rt *libcni.Runti
 
 func TestVerbsRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	createPool(t, "verbs-v4", ipamv1alpha1.IPPoolSpec{
+	env.CreateReadyPool(t, "verbs-v4", ipamv1alpha1.IPPoolSpec{
 		CIDR: "10.60.0.0/24", BlockSize: ptr.To[int32](28), Gateway: "10.60.0.1",
 		Routes: []ipamv1alpha1.Route{{Dst: "0.0.0.0/0"}}, DNS: &ipamv1alpha1.DNS{Nameservers: []string{"10.96.0.10"}, Search: []string{"svc.cluster.local"}},
 	})
-	createPool(t, "verbs-v6", ipamv1alpha1.IPPoolSpec{CIDR: "fd00:60::/64", Gateway: "fd00:60::1"})
+	env.CreateReadyPool(t, "verbs-v6", ipamv1alpha1.IPPoolSpec{CIDR: "fd00:60::/64", Gateway: "fd00:60::1"})
 	n := newNode(t, "node-verbs")
-	list := network(t, "verbsnet", n.ipamConfig("verbs-v4", "verbs-v6"))
-	pod := createPod(t, "verbs", "web-0", nil, nil)
-	rt := runtimeConf("c-verbs-1", pod)
+	list := harness.IPAMNetwork("verbsnet", n.ipamConfig("verbs-v4", "verbs-v6"))
+	pod := env.CreatePod(t, "verbs", "web-0", nil)
+	rt := harness.RuntimeConf("c-verbs-1", pod)
 
 	result := add(t, n, list, rt)
 	if len(result.IPs) != 2 {
@@ -72,7 +75,7 @@ func TestVerbsRoundTrip(t *testing.T) {
 	if len(result.DNS.Nameservers) != 1 || result.DNS.Search[0] != "svc.cluster.local" {
 		t.Errorf("DNS = %+v", result.DNS)
 	}
-	claim := addressClaims(t, "verbs-v4")[v4.Address.IP.String()]
+	claim := env.AddressClaims(t, "verbs-v4")[v4.Address.IP.String()]
 	owner := claim.Spec.Owner
 	if owner == nil || owner.Pod != "verbs/web-0" || owner.UID != string(pod.UID) || owner.ContainerID != "c-verbs-1" ||
 		owner.Interface != "eth0" || owner.Network != "verbsnet" || claim.Spec.Node != "node-verbs" {
@@ -83,7 +86,7 @@ func TestVerbsRoundTrip(t *testing.T) {
 	if again.IPs[0].Address.String() != v4.Address.String() || again.IPs[1].Address.String() != v6.Address.String() {
 		t.Fatalf("a repeated ADD returned %v, want %v", again.IPs, result.IPs)
 	}
-	if got := len(addressClaims(t, "verbs-v4")) + len(addressClaims(t, "verbs-v6")); got != 2 {
+	if got := len(env.AddressClaims(t, "verbs-v4")) + len(env.AddressClaims(t, "verbs-v6")); got != 2 {
 		t.Fatalf("%d Address claims after a repeated ADD, want 2", got)
 	}
 
@@ -94,7 +97,7 @@ func TestVerbsRoundTrip(t *testing.T) {
 		t.Fatalf("STATUS: %v", err)
 	}
 
-	v6Claim := addressClaims(t, "verbs-v6")[v6.Address.IP.String()]
+	v6Claim := env.AddressClaims(t, "verbs-v6")[v6.Address.IP.String()]
 	if err := env.Client.Delete(ctx, &v6Claim); err != nil {
 		t.Fatal(err)
 	}
@@ -105,33 +108,33 @@ func TestVerbsRoundTrip(t *testing.T) {
 			t.Fatalf("DEL: %v", err)
 		}
 	}
-	if left := len(addressClaims(t, "verbs-v4")) + len(addressClaims(t, "verbs-v6")); left != 0 {
+	if left := len(env.AddressClaims(t, "verbs-v4")) + len(env.AddressClaims(t, "verbs-v6")); left != 0 {
 		t.Fatalf("%d Address claims left after DEL", left)
 	}
 }
 
 func TestStatusReportsUnavailablePools(t *testing.T) {
-	createPool(t, "status-tiny", ipamv1alpha1.IPPoolSpec{CIDR: "10.61.0.0/31"})
+	env.CreateReadyPool(t, "status-tiny", ipamv1alpha1.IPPoolSpec{CIDR: "10.61.0.0/31"})
 	n := newNode(t, "node-status")
-	list := network(t, "statusnet", n.ipamConfig("status-tiny"))
+	list := harness.IPAMNetwork("statusnet", n.ipamConfig("status-tiny"))
 	if err := n.cni.GetStatusNetworkList(context.Background(), list); err != nil {
 		t.Fatalf("STATUS of a Ready pool: %v", err)
 	}
-	add(t, n, list, runtimeConf("c-status-1", nil))
-	add(t, n, list, runtimeConf("c-status-2", nil))
-	waitForPool(t, "status-tiny", func(p *ipamv1alpha1.IPPool) bool { return p.Status.Free == "0" })
+	add(t, n, list, harness.RuntimeConf("c-status-1", nil))
+	add(t, n, list, harness.RuntimeConf("c-status-2", nil))
+	env.WaitForPool(t, "status-tiny", func(p *ipamv1alpha1.IPPool) bool { return p.Status.Free == "0" })
 	expectCNIError(t, n.cni.GetStatusNetworkList(context.Background(), list), types.ErrPluginNotAvailable, "pool status-tiny is exhausted")
 
-	missing := network(t, "statusnet", n.ipamConfig("status-missing"))
+	missing := harness.IPAMNetwork("statusnet", n.ipamConfig("status-missing"))
 	expectCNIError(t, n.cni.GetStatusNetworkList(context.Background(), missing), types.ErrPluginNotAvailable, "pool status-missing does not exist")
 }
 
 func TestGCReleasesStaleAttachments(t *testing.T) {
 	ctx := context.Background()
-	createPool(t, "gc-pool", ipamv1alpha1.IPPoolSpec{CIDR: "10.62.0.0/24"})
+	env.CreateReadyPool(t, "gc-pool", ipamv1alpha1.IPPoolSpec{CIDR: "10.62.0.0/24"})
 	n := newNode(t, "node-gc")
-	list := network(t, "gcnet", n.ipamConfig("gc-pool"))
-	kept, cached := runtimeConf("c-gc-kept", nil), runtimeConf("c-gc-cached", nil)
+	list := harness.IPAMNetwork("gcnet", n.ipamConfig("gc-pool"))
+	kept, cached := harness.RuntimeConf("c-gc-kept", nil), harness.RuntimeConf("c-gc-cached", nil)
 	keptIP := add(t, n, list, kept).IPs[0].Address.IP.String()
 	add(t, n, list, cached)
 
@@ -158,19 +161,11 @@ func TestGCReleasesStaleAttachments(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GC: %v", err)
 	}
-	claims := addressClaims(t, "gc-pool")
+	claims := env.AddressClaims(t, "gc-pool")
 	if len(claims) != 2 {
-		t.Fatalf("claims after GC: %v; want only %s and the other network's 10.62.0.201", keys(claims), keptIP)
+		t.Fatalf("claims after GC: %v; want only %s and the other network's 10.62.0.201", slices.Collect(maps.Keys(claims)), keptIP)
 	}
 	if _, ok := claims[keptIP]; !ok {
 		t.Fatalf("GC released the valid attachment's %s", keptIP)
 	}
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

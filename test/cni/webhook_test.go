@@ -7,16 +7,17 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // TestWebhookDownIsTryAgainLater stops the webhook server: an ADD fails with
 // code 11 (the runtime retries) and leaves no claim; once the webhook is
 // back, the same ADD succeeds.
 func TestWebhookDownIsTryAgainLater(t *testing.T) {
-	createPool(t, "webhook-down", ipamv1alpha1.IPPoolSpec{CIDR: "10.85.0.0/24"})
+	env.CreateReadyPool(t, "webhook-down", ipamv1alpha1.IPPoolSpec{CIDR: "10.85.0.0/24"})
 	n := newNode(t, "node-webhook")
-	list := network(t, "whnet", n.ipamConfig("webhook-down"))
-	rt := runtimeConf("c-webhook-down", nil)
+	list := harness.IPAMNetwork("whnet", n.ipamConfig("webhook-down"))
+	rt := harness.RuntimeConf("c-webhook-down", nil)
 
 	if err := cluster.StopWebhooks(); err != nil {
 		t.Fatalf("stop the webhook server: %v", err)
@@ -26,12 +27,12 @@ func TestWebhookDownIsTryAgainLater(t *testing.T) {
 		t.Fatalf("restart the webhook server: %v", startErr)
 	}
 	expectCNIError(t, err, types.ErrTryAgainLater, `failed calling webhook "vipclaim.ipam.ipkeeper.dev"`)
-	if left := poolClaims(t, "webhook-down"); len(left) != 0 {
+	if left := env.PoolClaims(t, "webhook-down"); len(left) != 0 {
 		t.Fatalf("claims left by the failed ADD: %v", left)
 	}
 
 	result := add(t, n, list, rt)
-	if len(result.IPs) != 1 || len(addressClaims(t, "webhook-down")) != 1 {
+	if len(result.IPs) != 1 || len(env.AddressClaims(t, "webhook-down")) != 1 {
 		t.Fatalf("the ADD after the webhook came back returned %v", result.IPs)
 	}
 }

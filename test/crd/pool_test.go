@@ -6,24 +6,11 @@ import (
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
-
-func validPool(name string) *ipamv1alpha1.IPPool {
-	return &ipamv1alpha1.IPPool{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: ipamv1alpha1.IPPoolSpec{
-			CIDR:      "10.32.0.0/12",
-			BlockSize: ptr.To[int32](24),
-			Exclude:   []string{"10.32.0.10", "10.32.1.0/28", "10.32.2.1-10.32.2.9"},
-			Gateway:   "10.32.0.1",
-			Routes:    []ipamv1alpha1.Route{{Dst: "0.0.0.0/0"}, {Dst: "192.168.0.0/16", GW: "10.32.0.2"}},
-		},
-	}
-}
 
 // expectInvalid fails unless err is an Invalid error containing want.
 func expectInvalid(t *testing.T, err error, want string) {
@@ -78,7 +65,7 @@ func TestPoolCreateRules(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pool := validPool("create-rules-" + string(rune('a'+i)))
+			pool := harness.FullPool("create-rules-"+string(rune('a'+i)), "10.32.0.0/12")
 			tt.mutate(pool)
 			err := env.Client.Create(context.Background(), pool)
 			if tt.want == "" {
@@ -114,7 +101,7 @@ func TestPoolUpdateRules(t *testing.T) {
 	ctx := context.Background()
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pool := validPool("update-rules-" + string(rune('a'+i)))
+			pool := harness.FullPool("update-rules-"+string(rune('a'+i)), "10.32.0.0/12")
 			if tt.create != nil {
 				tt.create(pool)
 			}

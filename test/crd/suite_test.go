@@ -4,26 +4,20 @@
 package crd
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
-	"github.com/ipkeeper/ipkeeper/test/testenv"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
-var env *testenv.Env
+var env *harness.Env
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	var err error
-	env, err = testenv.Start(testenv.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	return m.Run()
+	os.Exit(harness.Run(m, func() (func() error, error) {
+		var err error
+		if env, err = harness.Start(harness.Options{}); err != nil {
+			return nil, err
+		}
+		return env.Stop, nil
+	}))
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // tableAccept is the Accept header kubectl get sends: it asks the API server
@@ -64,8 +65,8 @@ func columnNames(table *metav1.Table) []string {
 
 func TestClaimTableColumns(t *testing.T) {
 	ctx := context.Background()
-	address := addressClaim("10.32.7.5", "10.32.7.5")
-	block := blockClaim("10.32.7.0-24", "10.32.7.0/24")
+	address := namedAddressClaim("10.32.7.5", "10.32.7.5")
+	block := namedBlockClaim("10.32.7.0-24", "10.32.7.0/24")
 	for _, c := range []*ipamv1alpha1.IPClaim{address, block} {
 		if err := env.Client.Create(ctx, c); err != nil {
 			t.Fatal(err)
@@ -84,7 +85,7 @@ func TestClaimTableColumns(t *testing.T) {
 
 func TestPoolTableColumns(t *testing.T) {
 	ctx := context.Background()
-	pool := validPool("table-columns")
+	pool := harness.FullPool("table-columns", "10.32.0.0/12")
 	if err := env.Client.Create(ctx, pool); err != nil {
 		t.Fatal(err)
 	}

@@ -3,25 +3,20 @@ package network
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"testing"
-	"time"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/vishvananda/netlink"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/test/stack"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 const (
@@ -35,9 +30,10 @@ const (
 // releases the claims, and the runtime's GC releases a stale attachment.
 // The namespaces and the bridge are removed afterwards.
 func TestBridgeWithIPKeeper(t *testing.T) {
-	requireRoot(t)
+	harness.RequireRoot(t)
 	ctx := context.Background()
-	setUpPool(t)
+	env.CreateNode(t, nodeName)
+	env.CreateReadyPool(t, poolName, ipamv1alpha1.IPPoolSpec{CIDR: "10.99.0.0/24", BlockSize: ptr.To[int32](28)})
 	bridge := fmt.Sprintf("ipkbr%d", os.Getpid()%100000)
 	t.Cleanup(func() { deleteLink(t, bridge) })
 	list := bridgeNetwork(t, bridge)
@@ -58,16 +54,17 @@ func TestBridgeWithIPKeeper(t *testing.T) {
 	if err := cni.DelNetworkList(ctx, list, rtA); err != nil {
 		t.Fatalf("DEL a: %v", err)
 	}
-	if claims := addressClaims(t); len(claims) != 1 || claims[ipB.String()] == nil {
-		t.Fatalf("claims after a's DEL: %v; want only b's %s", keys(claims), ipB)
+	claims := env.AddressClaims(t, poolName)
+	if _, ok := claims[ipB.String()]; len(claims) != 1 || !ok {
+		t.Fatalf("claims after a's DEL: %v; want only b's %s", slices.Collect(maps.Keys(claims)), ipB)
 	}
 
 	// b's attachment is stale: the runtime no longer lists it as valid.
 	if err := cni.GCNetworkList(ctx, list, &libcni.GCArgs{ValidAttachments: []types.GCAttachment{}}); err != nil {
 		t.Fatalf("GC: %v", err)
 	}
-	if claims := addressClaims(t); len(claims) != 0 {
-		t.Fatalf("claims after GC: %v; want none", keys(claims))
+	if claims = env.AddressClaims(t, poolName); len(claims) != 0 {
+		t.Fatalf("claims after GC: %v; want none", slices.Collect(maps.Keys(claims)))
 	}
 }
 
@@ -90,67 +87,20 @@ func addAndCheck(t *testing.T, cni *libcni.CNIConfig, list *libcni.NetworkConfig
 	if len(onLink) != 1 || onLink[0].String() != result.IPs[0].Address.String() {
 		t.Fatalf("%s in %s carries %v; the ADD returned %s", rt.IfName, ns.name, onLink, result.IPs[0].Address.String())
 	}
-	claim := addressClaims(t)[onLink[0].IP.String()]
-	if claim == nil || claim.Spec.Owner.ContainerID != rt.ContainerID || claim.Spec.Node != nodeName {
+	claim, ok := env.AddressClaims(t, poolName)[onLink[0].IP.String()]
+	if !ok || claim.Spec.Owner.ContainerID != rt.ContainerID || claim.Spec.Node != nodeName {
 		t.Fatalf("the address %s on %s is not claimed for %s: %+v", onLink[0].IP, ns.name, rt.ContainerID, claim)
 	}
 	return onLink[0].IP
-}
-
-// setUpPool creates the pool and the node, and waits until the pool is
-// Ready; both go when the test ends.
-func setUpPool(t *testing.T) {
-	ctx := context.Background()
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodeName}}
-	pool := &ipamv1alpha1.IPPool{
-		ObjectMeta: metav1.ObjectMeta{Name: poolName},
-		Spec:       ipamv1alpha1.IPPoolSpec{CIDR: "10.99.0.0/24", BlockSize: ptr.To[int32](28)},
-	}
-	for _, obj := range []client.Object{node, pool} {
-		if err := env.Client.Create(ctx, obj); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() { removePool(t, pool, node) })
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		err := env.Client.Get(ctx, client.ObjectKeyFromObject(pool), pool)
-		return err == nil && meta.IsStatusConditionTrue(pool.Status.Conditions, ipamv1alpha1.PoolReady), nil
-	})
-	if err != nil {
-		t.Fatalf("pool %s did not become Ready: %v", poolName, err)
-	}
-}
-
-func removePool(t *testing.T, pool *ipamv1alpha1.IPPool, node *corev1.Node) {
-	ctx := context.Background()
-	var claims ipamv1alpha1.IPClaimList
-	_ = env.Client.List(ctx, &claims, client.MatchingFields{ipamv1alpha1.FieldPool: poolName})
-	for i := range claims.Items {
-		_ = env.Client.Delete(ctx, &claims.Items[i])
-	}
-	_ = env.Client.Delete(ctx, pool)
-	_ = env.Client.Delete(ctx, node)
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(pool), pool)), nil
-	})
-	if err != nil {
-		t.Errorf("pool %s was not removed: %v", poolName, err)
-	}
 }
 
 // bridgeNetwork is a network of the bridge plugin with ipkeeper as IPAM. The
 // bridge gets no address and the pool no gateway: the namespaces talk on
 // the bridge's segment, and nothing changes in the host's routing.
 func bridgeNetwork(t *testing.T, bridge string) *libcni.NetworkConfigList {
-	return stack.NetworkList(t, map[string]any{
-		"cniVersion": "1.1.0", "name": "ipkeeper-bridge-test",
-		"plugins": []any{map[string]any{
-			"type": "bridge", "bridge": bridge, "isGateway": false, "ipMasq": false,
-			"ipam": map[string]any{
-				"type": "ipkeeper", "pools": []string{poolName}, "kubeconfig": kubeconfig,
-				"nodeName": nodeName, "dataDir": t.TempDir(), "timeout": "20s",
-			},
-		}},
+	return harness.NetworkList("ipkeeper-bridge-test", map[string]any{
+		"type": "bridge", "bridge": bridge, "isGateway": false, "ipMasq": false,
+		"ipam": harness.IPAMConfig(kubeconfig, nodeName, t.TempDir(), poolName),
 	})
 }
 
@@ -178,28 +128,4 @@ func deleteLink(t *testing.T, name string) {
 	if err := netlink.LinkDel(link); err != nil {
 		t.Errorf("delete %s: %v", name, err)
 	}
-}
-
-// addressClaims returns the pool's Address claims by address.
-func addressClaims(t *testing.T) map[string]*ipamv1alpha1.IPClaim {
-	t.Helper()
-	var list ipamv1alpha1.IPClaimList
-	if err := env.Client.List(context.Background(), &list, client.MatchingFields{ipamv1alpha1.FieldPool: poolName}); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]*ipamv1alpha1.IPClaim{}
-	for i := range list.Items {
-		if list.Items[i].Spec.Type == ipamv1alpha1.ClaimTypeAddress {
-			out[list.Items[i].Spec.Address] = &list.Items[i]
-		}
-	}
-	return out
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

@@ -1,20 +1,21 @@
 // Package network runs ipkeeper as the IPAM of the reference bridge plugin,
 // through libcni, in network namespaces the tests create: the addresses on
 // the interfaces must be the claimed ones, and the namespaces must reach
-// each other. It needs root; without it every test skips and says why.
+// each other. It needs root: without it every test skips and says why, or
+// fails when IPKEEPER_REQUIRE_ROOT=1 (harness.RequireRoot).
 package network
 
 import (
-	"fmt"
+	"errors"
 	"os"
 	"testing"
 
-	"github.com/ipkeeper/ipkeeper/test/stack"
-	"github.com/ipkeeper/ipkeeper/test/testenv"
+	"github.com/ipkeeper/ipkeeper/test/harness"
+	"github.com/ipkeeper/ipkeeper/test/harness/operator"
 )
 
 var (
-	env *testenv.Env
+	env *harness.Env
 	// cniPath lists the directories holding ipkeeper and the reference
 	// plugins, as a runtime's CNI_PATH does.
 	cniPath []string
@@ -22,37 +23,29 @@ var (
 	kubeconfig string
 )
 
-// notRoot says why the tests skip when not run as root.
-const notRoot = "the network tests create network namespaces, veth pairs and a bridge, which needs root: run them as root (CI does)"
-
 func TestMain(m *testing.M) {
-	if os.Geteuid() != 0 {
-		os.Exit(m.Run()) // every test skips, saying why
-	}
-	os.Exit(run(m))
+	os.Exit(harness.Run(m, start))
 }
 
-// requireRoot skips a test that needs root when not run as root.
-func requireRoot(t *testing.T) {
-	t.Helper()
+// start starts the cluster and finds the plugins, unless the tests cannot
+// run for want of root: then each test skips or fails by itself.
+func start() (func() error, error) {
 	if os.Geteuid() != 0 {
-		t.Skip(notRoot)
+		return func() error { return nil }, nil
 	}
-}
-
-func run(m *testing.M) int {
-	plugins, err := testenv.CNIPluginsDir()
+	plugins, err := harness.CNIPluginsDir()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return nil, err
 	}
-	cluster, err := stack.Start()
+	plugin, err := harness.PreparePlugin()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return nil, err
 	}
-	defer func() { _ = cluster.Stop() }()
+	cluster, err := operator.Start()
+	if err != nil {
+		return plugin.Remove, err
+	}
 	env, kubeconfig = cluster.Env, cluster.Kubeconfig
-	cniPath = []string{cluster.PluginDir, plugins}
-	return m.Run()
+	cniPath = []string{plugin.Dir, plugins}
+	return func() error { return errors.Join(cluster.Stop(), plugin.Remove()) }, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/allocator"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // benchNode is the node every allocator benchmark allocates for.
@@ -90,7 +91,11 @@ func warmRequest(b *testing.B, pool *ipamv1alpha1.IPPool, layout ipspace.Layout,
 	b.Helper()
 	usable := usableIn(layout, block)
 	n := held(len(usable))
-	claims := []*ipamv1alpha1.IPClaim{blockClaim(pool.Name, benchNode, block)}
+	claims := []*ipamv1alpha1.IPClaim{harness.BlockClaim(pool.Name, benchNode, block.String())}
+	// claimOf is the Address claim of the node's i-th container for addr.
+	claimOf := func(addr netip.Addr, i int) *ipamv1alpha1.IPClaim {
+		return harness.AddressClaim(pool.Name, benchNode, addr.String(), block.Bits(), harness.RuntimeOwner(fmt.Sprintf("c-%d", i)))
+	}
 	var cursor netip.Addr
 	switch {
 	case n == 0:
@@ -98,13 +103,13 @@ func warmRequest(b *testing.B, pool *ipamv1alpha1.IPPool, layout ipspace.Layout,
 		free := len(usable) / 2
 		for i, addr := range usable {
 			if i != free {
-				claims = append(claims, addressClaim(pool.Name, benchNode, layout, addr, i))
+				claims = append(claims, claimOf(addr, i))
 			}
 		}
 		cursor = usable[free+1]
 	default:
 		for i, addr := range usable[:n] {
-			claims = append(claims, addressClaim(pool.Name, benchNode, layout, addr, i))
+			claims = append(claims, claimOf(addr, i))
 		}
 		cursor = usable[n-1]
 	}
@@ -179,7 +184,7 @@ func otherNodesBlocks(b *testing.B, pool *ipamv1alpha1.IPPool, layout ipspace.La
 	for i := range total {
 		// Block i is taken when the running share taken*i/total steps up.
 		if (i+1)*uint64(taken)/total != i*uint64(taken)/total {
-			claims = append(claims, blockClaim(pool.Name, fmt.Sprintf("node-%d", i), layout.BlockAt(i)))
+			claims = append(claims, harness.BlockClaim(pool.Name, fmt.Sprintf("node-%d", i), layout.BlockAt(i).String()))
 		}
 	}
 	return claims
@@ -212,30 +217,4 @@ func usableIn(layout ipspace.Layout, block netip.Prefix) []netip.Addr {
 		}
 	}
 	return out
-}
-
-// blockClaim is the Block claim of node for block, as the allocator writes
-// it.
-func blockClaim(pool, node string, block netip.Prefix) *ipamv1alpha1.IPClaim {
-	return &ipamv1alpha1.IPClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: ipspace.BlockClaimName(block), Labels: map[string]string{
-			ipamv1alpha1.LabelPool: ipamv1alpha1.LabelValue(pool), ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(node),
-		}},
-		Spec: ipamv1alpha1.IPClaimSpec{Pool: pool, Type: ipamv1alpha1.ClaimTypeBlock, Node: node, CIDR: block.String()},
-	}
-}
-
-// addressClaim is the Address claim of node's i-th container for addr, as
-// the allocator writes it.
-func addressClaim(pool, node string, layout ipspace.Layout, addr netip.Addr, i int) *ipamv1alpha1.IPClaim {
-	return &ipamv1alpha1.IPClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: ipspace.AddressClaimName(addr), Labels: map[string]string{
-			ipamv1alpha1.LabelPool: ipamv1alpha1.LabelValue(pool), ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(node),
-			ipamv1alpha1.LabelBlock: ipspace.BlockClaimName(layout.BlockOf(addr)),
-		}},
-		Spec: ipamv1alpha1.IPClaimSpec{
-			Pool: pool, Type: ipamv1alpha1.ClaimTypeAddress, Node: node, Address: addr.String(),
-			Owner: &ipamv1alpha1.ClaimOwner{ContainerID: fmt.Sprintf("c-%d", i), Interface: "eth0"},
-		},
-	}
 }

@@ -14,15 +14,13 @@ import (
 	"github.com/containernetworking/cni/libcni"
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/test/stack"
-	"github.com/ipkeeper/ipkeeper/test/testenv"
+	"github.com/ipkeeper/ipkeeper/test/harness"
+	"github.com/ipkeeper/ipkeeper/test/harness/operator"
 )
 
 const (
@@ -33,15 +31,16 @@ const (
 	// of 4096 /24 blocks, so no node ever runs out.
 	benchPoolName = "bench-v4"
 	benchPoolCIDR = "10.128.0.0/12"
-	// absentNetNS is the CNI_NETNS of every call: neither IPAM plugin
-	// enters it.
-	absentNetNS = "/var/run/netns/ipkeeper-bench-absent"
+	// poolReadyTimeout bounds the wait for the operator to report the pool
+	// Ready.
+	poolReadyTimeout = 30 * time.Second
 )
 
-// binaries are the plugins the runtime executes: ipkeeper built from this
-// checkout, and the reference plugins (host-local) built from test/tools.
+// binaries are the plugins the runtime executes: ipkeeper from the harness
+// (built once per test run), and the reference plugins (host-local) built
+// from test/tools.
 type binaries struct {
-	dir string
+	plugin *harness.Plugin
 	// path is the CNI_PATH: ipkeeper's directory, then the reference
 	// plugins'.
 	path []string
@@ -49,11 +48,13 @@ type binaries struct {
 
 // cluster is the control plane the end-to-end benchmarks share: envtest
 // with the operator's controllers and the webhooks, as in test/cni, a pool,
-// a pod whose sandboxes the ADDs are for, and the simulated nodes.
+// a pod whose sandboxes the ADDs are for, and the simulated nodes, whose
+// data dirs and libcni caches are in dir.
 type cluster struct {
 	*binaries
-	env        *testenv.Env
+	env        *harness.Env
 	kubeconfig string
+	dir        string
 	pod        *corev1.Pod
 	nodes      []*simNode
 	stops      []func() error
@@ -61,7 +62,7 @@ type cluster struct {
 
 // The end-to-end fixtures start once per package, at the first benchmark
 // that needs them and outside its timed loop; TestMain stops them. A run
-// of the allocator benchmarks alone starts no control plane.
+// of the allocator benchmarks alone, or of no benchmark, starts nothing.
 var (
 	binariesOnce sync.Once
 	sharedBins   *binaries
@@ -72,13 +73,13 @@ var (
 	clusterErr    error
 )
 
-// needBinaries returns the built plugins, building them on first use.
+// needBinaries returns the plugins, preparing them on first use.
 func needBinaries(b *testing.B) *binaries {
 	b.Helper()
 	if testing.Short() {
 		b.Skip("end-to-end benchmarks build and exec plugins; skipped with -short")
 	}
-	binariesOnce.Do(func() { sharedBins, binariesErr = buildBinaries() })
+	binariesOnce.Do(func() { sharedBins, binariesErr = prepareBinaries() })
 	if binariesErr != nil {
 		b.Fatal(binariesErr)
 	}
@@ -103,39 +104,40 @@ func stopShared() error {
 		errs = append(errs, sharedCluster.stop())
 	}
 	if sharedBins != nil {
-		errs = append(errs, os.RemoveAll(sharedBins.dir))
+		errs = append(errs, sharedBins.plugin.Remove())
 	}
 	return errors.Join(errs...)
 }
 
-func buildBinaries() (*binaries, error) {
-	dir, err := os.MkdirTemp("", "ipkeeper-bench-")
+func prepareBinaries() (*binaries, error) {
+	reference, err := harness.CNIPluginsDir()
 	if err != nil {
 		return nil, err
 	}
-	bin := filepath.Join(dir, "bin")
-	if err := testenv.BuildPlugin(bin); err != nil {
-		return nil, errors.Join(err, os.RemoveAll(dir))
-	}
-	reference, err := testenv.CNIPluginsDir()
+	plugin, err := harness.PreparePlugin()
 	if err != nil {
-		return nil, errors.Join(err, os.RemoveAll(dir))
+		return nil, err
 	}
-	return &binaries{dir: dir, path: []string{bin, reference}}, nil
+	return &binaries{plugin: plugin, path: []string{plugin.Dir, reference}}, nil
 }
 
 // startCluster starts the control plane as test/cni does (package
-// stack): the controllers with a garbage collector that never fires during
-// a run, and the webhooks that check every claim.
+// harness/operator): the controllers with a garbage collector that never
+// fires during a run, and the webhooks that check every claim.
 func startCluster(bins *binaries) (*cluster, error) {
 	// The controllers' log lines would land amid the benchmark result
 	// lines that benchstat parses; failures show as failed CNI calls.
 	ctrl.SetLogger(logr.Discard())
-	s, err := stack.Start()
+	dir, err := os.MkdirTemp("", "ipkeeper-bench-")
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{binaries: bins, env: s.Env, kubeconfig: s.Kubeconfig, stops: []func() error{s.Stop}}
+	c := &cluster{binaries: bins, dir: dir, stops: []func() error{func() error { return os.RemoveAll(dir) }}}
+	s, err := operator.Start()
+	if err != nil {
+		return nil, errors.Join(err, c.stop())
+	}
+	c.env, c.kubeconfig, c.stops = s.Env, s.Kubeconfig, append(c.stops, s.Stop)
 	if err := c.createObjects(); err != nil {
 		return nil, errors.Join(err, c.stop())
 	}
@@ -154,18 +156,13 @@ func (c *cluster) stop() error {
 // createObjects creates the pool (and waits until the operator reports it
 // Ready), the pod, and the Node objects of the simulated nodes, so that the
 // operator does not take them for deleted nodes and release their blocks.
+// They live as long as the control plane: no test's cleanup removes them.
 func (c *cluster) createObjects() error {
 	ctx := context.Background()
 	cl := c.env.Client
 	pool := &ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: benchPoolName}, Spec: ipamv1alpha1.IPPoolSpec{CIDR: benchPoolCIDR}}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bench"}}
-	c.pod = &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "bench-pod"},
-		Spec: corev1.PodSpec{
-			AutomountServiceAccountToken: new(bool),
-			Containers:                   []corev1.Container{{Name: "app", Image: "registry.invalid/app:1"}},
-		},
-	}
+	c.pod = harness.Pod(ns.Name, "bench-pod", nil)
 	for _, obj := range []client.Object{pool, ns, c.pod} {
 		if err := cl.Create(ctx, obj); err != nil {
 			return fmt.Errorf("create %s: %w", obj.GetName(), err)
@@ -181,21 +178,7 @@ func (c *cluster) createObjects() error {
 		}
 		c.nodes = append(c.nodes, n)
 	}
-	return c.waitPoolReady(ctx)
-}
-
-func (c *cluster) waitPoolReady(ctx context.Context) error {
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		var p ipamv1alpha1.IPPool
-		if err := c.env.Client.Get(ctx, client.ObjectKey{Name: benchPoolName}, &p); err != nil {
-			return false, err
-		}
-		return meta.IsStatusConditionTrue(p.Status.Conditions, ipamv1alpha1.PoolReady), nil
-	})
-	if err != nil {
-		return fmt.Errorf("pool %s did not become Ready: %w", benchPoolName, err)
-	}
-	return nil
+	return harness.Poll(poolReadyTimeout, func() error { return c.env.PoolHolds(benchPoolName, harness.PoolReady) })
 }
 
 // simNode is one simulated node: its own name, data dirs and libcni cache,
@@ -218,51 +201,22 @@ func (c *cluster) newSimNode(i int) (*simNode, error) {
 	name := fmt.Sprintf("bench-node-%02d", i)
 	dir := filepath.Join(c.dir, "nodes", name)
 	n := &simNode{name: name, cni: libcni.NewCNIConfigWithCacheDir(c.path, filepath.Join(dir, "cache"), nil), warmed: map[string]bool{}}
-	ipkeeperIPAM := map[string]any{
-		"type": "ipkeeper", "pools": []string{benchPoolName}, "kubeconfig": c.kubeconfig,
-		"nodeName": name, "dataDir": filepath.Join(dir, "ipkeeper"), "timeout": "20s",
-	}
+	ipkeeperIPAM := harness.IPAMConfig(c.kubeconfig, name, filepath.Join(dir, "ipkeeper"), benchPoolName)
 	// host-local's range is the node's own: a /16 so that no run of the
 	// benchmarks exhausts it.
 	hostLocalIPAM := map[string]any{
 		"type": "host-local", "ranges": [][]map[string]string{{{"subnet": fmt.Sprintf("10.%d.0.0/16", 200+i)}}},
 		"dataDir": filepath.Join(dir, "host-local"),
 	}
+	n.ipkeeper = harness.IPAMNetwork("bench-ipkeeper", ipkeeperIPAM)
+	n.hostLocal = harness.IPAMNetwork("bench-host-local", hostLocalIPAM)
 	var err error
-	if n.ipkeeper, err = networkList("bench-ipkeeper", ipkeeperIPAM); err != nil {
-		return nil, err
-	}
-	if n.hostLocal, err = networkList("bench-host-local", hostLocalIPAM); err != nil {
-		return nil, err
-	}
 	n.ipkeeperConf, err = json.Marshal(map[string]any{"cniVersion": "1.1.0", "name": "bench-ipkeeper", "type": "ipkeeper", "ipam": ipkeeperIPAM})
 	return n, err
-}
-
-// networkList is a network configuration list whose only plugin is the
-// IPAM plugin named by ipam's type.
-func networkList(name string, ipam map[string]any) (*libcni.NetworkConfigList, error) {
-	raw, err := json.Marshal(map[string]any{
-		"cniVersion": "1.1.0", "name": name,
-		"plugins": []any{map[string]any{"type": ipam["type"], "ipam": ipam}},
-	})
-	if err != nil {
-		return nil, err
-	}
-	return libcni.ConfListFromBytes(raw)
 }
 
 // runtimeConf is what the kubelet's runtime passes for a sandbox of the
 // benchmark pod; every sandbox has its own container ID.
 func (c *cluster) runtimeConf(containerID string) *libcni.RuntimeConf {
-	return &libcni.RuntimeConf{
-		ContainerID: containerID, NetNS: absentNetNS, IfName: "eth0",
-		Args: [][2]string{
-			{"IgnoreUnknown", "1"},
-			{"K8S_POD_NAMESPACE", c.pod.Namespace},
-			{"K8S_POD_NAME", c.pod.Name},
-			{"K8S_POD_INFRA_CONTAINER_ID", containerID},
-			{"K8S_POD_UID", string(c.pod.UID)},
-		},
-	}
+	return harness.RuntimeConf(containerID, c.pod)
 }

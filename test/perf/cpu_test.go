@@ -1,6 +1,7 @@
 package perf
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,22 +45,13 @@ func (m *cpuMeter) report(b *testing.B) {
 	b.Helper()
 	end, err := readCPU()
 	if m.err != nil || err != nil || b.N == 0 {
-		b.Logf("no CPU times: %v", firstErr(m.err, err))
+		b.Logf("no CPU times: %v", errors.Join(m.err, err))
 		return
 	}
 	for _, part := range cpuParts {
 		ms := float64(end[part]-m.start[part]) * 1000 / userHZ
 		b.ReportMetric(ms/float64(b.N), part+"-cpu-ms/op")
 	}
-}
-
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // readCPU reads the CPU times of this process, of its reaped children (the

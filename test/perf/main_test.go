@@ -11,41 +11,16 @@
 package perf
 
 import (
-	"flag"
-	"fmt"
 	"os"
 	"testing"
+
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
-// TestMain stops what the end-to-end benchmarks started. They start the
-// control plane and build the plugins at the first benchmark that needs
-// them (needCluster), so that a run without -bench, or of the allocator
-// benchmarks alone, starts nothing.
+// TestMain stops what the end-to-end benchmarks started. They prepare the
+// plugins and start the control plane at the first benchmark that needs
+// them (needBinaries, needCluster), so that a run without -bench, or of the
+// allocator benchmarks alone, starts nothing and stops nothing.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if !benchmarking() {
-		// No benchmark will run: start nothing, so that the package costs
-		// nothing in `make test`.
-		os.Exit(m.Run())
-	}
-	code := m.Run()
-	if err := stopShared(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// benchmarking reports whether go test was asked to run benchmarks.
-func benchmarking() bool {
-	f := flag.Lookup("test.bench")
-	return f != nil && f.Value.String() != ""
-}
-
-// TestBenchmarksOnly says, in `go test -v` output, where the benchmarks are
-// and how to run them.
-func TestBenchmarksOnly(t *testing.T) {
-	t.Skip("test/perf holds benchmarks only: run `make bench` (see docs/performance.md)")
+	os.Exit(harness.Run(m, func() (func() error, error) { return stopShared, nil }))
 }

@@ -1,16 +1,14 @@
-// Package testenv starts the real control plane that ipkeeper's integration
-// tests run against: kube-apiserver and etcd built from test/tools (see
-// hack/test-assets.sh), with ipkeeper's generated CRDs and, on request, its
-// generated webhook configuration installed.
-package testenv
+package harness
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -37,6 +35,9 @@ type Env struct {
 	Client client.Client
 	// Scheme knows the built-in kinds and ipkeeper's.
 	Scheme *k8sruntime.Scheme
+
+	mu       sync.Mutex
+	managers []*Manager
 }
 
 // RepoRoot returns the root of the ipkeeper checkout.
@@ -87,9 +88,20 @@ func (e *Env) WebhookOptions() envtest.WebhookInstallOptions {
 	return e.env.WebhookInstallOptions
 }
 
-// Stop stops the control plane.
+// Stop stops the managers started on e that still run, newest first, so
+// that none outlives the API server it watches, then the control plane.
 func (e *Env) Stop() error {
-	return e.env.Stop()
+	e.mu.Lock()
+	managers := e.managers
+	e.managers = nil
+	e.mu.Unlock()
+	var errs []error
+	for i := len(managers) - 1; i >= 0; i-- {
+		if err := managers[i].Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("stop manager: %w", err))
+		}
+	}
+	return errors.Join(append(errs, e.env.Stop())...)
 }
 
 // assetsDir returns KUBEBUILDER_ASSETS, or builds the binaries (a no-op once

@@ -1,11 +1,10 @@
-package testenv
+package harness
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
+	"sync"
 	"time"
 
 	"k8s.io/utils/ptr"
@@ -33,14 +32,16 @@ type ManagerOptions struct {
 // Manager is a running controller-runtime manager.
 type Manager struct {
 	ctrl.Manager
-	cancel context.CancelFunc
-	done   chan error
+	cancel   context.CancelFunc
+	done     chan error
+	stopOnce sync.Once
 }
 
 // StartManager runs a manager against e the way cmd/manager does: with
 // ipkeeper's field indexes and, when e was started with webhooks, a webhook
 // server where the API server expects it. It returns once the cache has
-// synced and the webhook server (if any) answers.
+// synced and the webhook server (if any) answers. Env.Stop stops it, if
+// the test has not.
 func (e *Env) StartManager(opts ManagerOptions) (*Manager, error) {
 	metricsAddr := opts.MetricsAddr
 	if metricsAddr == "" {
@@ -76,6 +77,9 @@ func (e *Env) StartManager(opts ManagerOptions) (*Manager, error) {
 		_ = m.Stop()
 		return nil, err
 	}
+	e.mu.Lock()
+	e.managers = append(e.managers, m)
+	e.mu.Unlock()
 	return m, nil
 }
 
@@ -99,18 +103,14 @@ func (m *Manager) waitReady(ctx context.Context, webhooks bool) error {
 	return nil
 }
 
-// Stop stops the manager, waits for it to return and returns its error.
+// Stop stops the manager, waits for it to return and returns its error;
+// a second Stop, as Env.Stop makes of a manager the test stopped, returns
+// nil at once.
 func (m *Manager) Stop() error {
-	m.cancel()
-	return <-m.done
-}
-
-// FreeLocalAddr returns a loopback host:port that nothing listens on.
-func FreeLocalAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = l.Close() }()
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Addr().(*net.TCPAddr).Port)), nil
+	var err error
+	m.stopOnce.Do(func() {
+		m.cancel()
+		err = <-m.done
+	})
+	return err
 }

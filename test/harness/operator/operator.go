@@ -1,0 +1,97 @@
+// Package operator runs ipkeeper's operator, its controllers and its
+// admission webhooks, on a harness control plane: the cluster the CNI
+// plugin finds around it on a node. The CNI, network and performance tests
+// share it.
+//
+// It is a package of its own because the harness must not import the
+// controllers and webhooks packages, whose tests use the harness; this is
+// the one place that wires them in.
+package operator
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/ipkeeper/ipkeeper/controllers"
+	"github.com/ipkeeper/ipkeeper/test/harness"
+	"github.com/ipkeeper/ipkeeper/webhooks"
+)
+
+// Cluster is a running control plane with the operator's controllers and
+// webhooks, and a kubeconfig for the plugin.
+type Cluster struct {
+	Env *harness.Env
+	// Kubeconfig is an administrator's kubeconfig for the plugin.
+	Kubeconfig string
+
+	dir      string
+	webhooks *harness.Manager
+}
+
+// Start starts the control plane, the controllers and the webhooks. The
+// garbage collector's grace period is an hour, so it never releases a claim
+// during a test. Stop it with Stop.
+func Start() (*Cluster, error) {
+	dir, err := os.MkdirTemp("", "ipkeeper-cluster-")
+	if err != nil {
+		return nil, fmt.Errorf("create a directory for the kubeconfig: %w", err)
+	}
+	c := &Cluster{dir: dir, Kubeconfig: filepath.Join(dir, "ipkeeper.kubeconfig")}
+	if err := c.start(); err != nil {
+		return nil, errors.Join(err, c.Stop())
+	}
+	return c, nil
+}
+
+func (c *Cluster) start() error {
+	env, err := harness.Start(harness.Options{Webhooks: true})
+	if err != nil {
+		return err
+	}
+	c.Env = env
+	if err := harness.WriteKubeconfig(env.Config, c.Kubeconfig); err != nil {
+		return fmt.Errorf("write the plugin's kubeconfig: %w", err)
+	}
+	_, err = env.StartManager(harness.ManagerOptions{NoWebhookServer: true, Setup: func(mgr ctrl.Manager) error {
+		return controllers.SetupWithManager(mgr, controllers.Options{GCGracePeriod: time.Hour, GCScanInterval: time.Hour})
+	}})
+	if err != nil {
+		return err
+	}
+	return c.StartWebhooks()
+}
+
+// StartWebhooks starts the webhook server, in a manager of its own so that
+// a test can stop it while the controllers go on.
+func (c *Cluster) StartWebhooks() error {
+	m, err := c.Env.StartManager(harness.ManagerOptions{Setup: webhooks.SetupWithManager})
+	if err != nil {
+		return err
+	}
+	c.webhooks = m
+	return nil
+}
+
+// StopWebhooks stops the webhook server: every claim create then fails.
+func (c *Cluster) StopWebhooks() error {
+	m := c.webhooks
+	c.webhooks = nil
+	if m == nil {
+		return nil
+	}
+	return m.Stop()
+}
+
+// Stop stops everything Start started and removes the kubeconfig.
+func (c *Cluster) Stop() error {
+	var errs []error
+	if c.Env != nil {
+		errs = append(errs, c.Env.Stop())
+	}
+	return errors.Join(append(errs, os.RemoveAll(c.dir))...)
+}
