@@ -44,6 +44,9 @@ const (
 	reasonNodeMismatch = "NodeMismatch"
 	// reasonLabels: an ipkeeper label disagrees with the spec or changes.
 	reasonLabels = "Labels"
+	// reasonNamespaceNotSelected: a claim's owner namespace is not selected
+	// by its pool's namespaceSelector.
+	reasonNamespaceNotSelected = "NamespaceNotSelected"
 )
 
 var (
@@ -56,7 +59,7 @@ var (
 	reasonsByKind = map[schema.GroupKind][]string{
 		poolKind: {reasonInvalidSpec, reasonOverlap, reasonImmutable, reasonClaimedAddress},
 		claimKind: {reasonInvalidSpec, reasonImmutable, reasonPoolMissing, reasonPoolUnavailable, reasonOutsidePool,
-			reasonUnusable, reasonMisaligned, reasonDuplicate, reasonNodeMismatch, reasonLabels},
+			reasonUnusable, reasonMisaligned, reasonDuplicate, reasonNodeMismatch, reasonLabels, reasonNamespaceNotSelected},
 	}
 
 	denials = prometheus.NewCounterVec(prometheus.CounterOpts{
