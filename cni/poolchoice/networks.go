@@ -84,7 +84,7 @@ func knownNetworks(network string, podAnnotations map[string]string) (known map[
 	for _, n := range listed {
 		known[n] = true
 	}
-	defaultNetwork := firstNetwork(podAnnotations[ipamv1alpha1.MultusDefaultNetworkAnnotation])
+	defaultNetwork := networkOf(podAnnotations[ipamv1alpha1.MultusDefaultNetworkAnnotation])
 	if defaultNetwork != "" {
 		known[defaultNetwork] = true
 	}
@@ -143,16 +143,16 @@ func listedNetworks(podAnnotations map[string]string) []string {
 	}
 	out := []string{}
 	for _, entry := range strings.Split(value, ",") {
-		if name := firstNetwork(entry); name != "" {
+		if name := networkOf(entry); name != "" {
 			out = append(out, name)
 		}
 	}
 	return out
 }
 
-// firstNetwork returns the network name of one entry: the name part of
+// networkOf returns the network name of one entry: the name part of
 // namespace/name@interface.
-func firstNetwork(entry string) string {
+func networkOf(entry string) string {
 	entry, _, _ = strings.Cut(strings.TrimSpace(entry), "@")
 	if i := strings.LastIndex(entry, "/"); i >= 0 {
 		entry = entry[i+1:]
