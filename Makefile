@@ -16,6 +16,9 @@ BUNDLE_CREATED_AT ?= 2026-11-26T00:00:00Z
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 KUSTOMIZE_VERSION ?= v5.8.2
+# cert-manager whose CRDs the install test checks config/certmanager against
+# (from its Go module: no download site is needed).
+export CERT_MANAGER_VERSION ?= v1.21.2
 
 LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
@@ -42,8 +45,9 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs, RBAC and webhook manifests into config/.
+manifests: controller-gen ## Generate CRDs, RBAC, webhook and admission policy manifests into config/.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	go run ./hack/policy -out config/policy/node_claims.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -61,13 +65,14 @@ vet: ## Run go vet.
 lint: golangci-lint ## Run golangci-lint (configured in .golangci.yml).
 	$(GOLANGCI_LINT) run ./...
 
-# make test builds the CNI plugin once, as make build does, and hands its
-# directory to every test package in IPKEEPER_PLUGIN_DIR (test/harness).
+# make test builds the binaries once, with make build, and hands their
+# directory to every test package in IPKEEPER_BIN_DIR (test/harness).
 .PHONY: test
-test: manifests generate ## Run unit and integration tests on a real kube-apiserver and etcd.
+test: build kustomize ## Run unit and integration tests on a real kube-apiserver and etcd.
 	assets="$$($(TEST_ASSETS) envtest)"; plugins="$$($(TEST_ASSETS) cni-plugins)"; \
-	CGO_ENABLED=0 go build -trimpath -ldflags=-s -o $(LOCALBIN)/ipkeeper ./cni; \
-	KUBEBUILDER_ASSETS="$$assets" CNI_PLUGINS_DIR="$$plugins" IPKEEPER_PLUGIN_DIR="$(LOCALBIN)" go test $(GO_TEST_FLAGS) ./...
+	certmanager="$$($(TEST_ASSETS) cert-manager-crds)"; \
+	KUBEBUILDER_ASSETS="$$assets" CNI_PLUGINS_DIR="$$plugins" CERT_MANAGER_CRDS="$$certmanager" \
+	IPKEEPER_BIN_DIR="$(LOCALBIN)" KUSTOMIZE="$(KUSTOMIZE)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: verify
 verify: manifests generate bundle ## Fail on drift in generated files, unformatted code, vet or lint findings.
@@ -94,10 +99,15 @@ bench: manifests generate ## Run the benchmarks of test/perf (allocator; plugin 
 
 ##@ Build
 
+# Flags of every binary, here and in the Dockerfile (a test compares them):
+# static, without local paths or a symbol table, with the version stamped in.
+GO_BUILD = CGO_ENABLED=0 go build -trimpath -ldflags="-s -X main.version=$(VERSION)"
+
 .PHONY: build
-build: manifests generate ## Build bin/manager (the operator) and bin/ipkeeper (the CNI plugin).
-	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/manager .
-	CGO_ENABLED=0 go build -trimpath -ldflags=-s -o $(LOCALBIN)/ipkeeper ./cni
+build: manifests generate ## Build bin/manager (the operator), bin/ipkeeper (the CNI plugin) and bin/ipkeeper-agent (the node agent).
+	$(GO_BUILD) -o $(LOCALBIN)/manager .
+	$(GO_BUILD) -o $(LOCALBIN)/ipkeeper ./cni
+	$(GO_BUILD) -o $(LOCALBIN)/ipkeeper-agent ./cni/agent
 
 .PHONY: run
 run: manifests generate ## Run the operator against the cluster of the current kubeconfig.
@@ -105,7 +115,11 @@ run: manifests generate ## Run the operator against the cluster of the current k
 
 .PHONY: docker-build
 docker-build: ## Build the image (needs a Docker engine).
-	docker build -t $(IMG) .
+	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the image IMG (needs a Docker engine).
+	docker push $(IMG)
 
 ##@ Deployment
 

@@ -11,9 +11,14 @@ import (
 	"os"
 	"time"
 
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -25,6 +30,9 @@ import (
 	"github.com/ipkeeper/ipkeeper/controllers/claimindex"
 	"github.com/ipkeeper/ipkeeper/webhooks"
 )
+
+// version is stamped at build time (-ldflags -X main.version=...).
+var version = "devel"
 
 // options are the manager's command-line flags.
 type options struct {
@@ -50,6 +58,13 @@ func parseFlags() options {
 	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Directory holding the webhook serving certificate (tls.crt, tls.key).")
 	flag.DurationVar(&o.controllers.GCGracePeriod, "gc-grace-period", 60*time.Second, "How long a claim stays Orphaned, its pod gone, before it is released.")
 	flag.DurationVar(&o.controllers.GCScanInterval, "gc-scan-interval", 10*time.Minute, "How often every claim is checked for a missing pod, besides pod-deletion events.")
+	flag.StringVar(&o.controllers.Namespace, "namespace", "", "The operator's namespace; empty means the namespace of its service account (in a pod).")
+	flag.StringVar(&o.controllers.NodeServiceAccount, "node-service-account", "ipkeeper-node", "The node agent's service account in the operator's namespace: the CNI plugin's only credential, bound by the admission policy to its node.")
+	flag.StringVar(&o.controllers.Deployment, "deployment", "ipkeeper-controller-manager", "The operator's Deployment: it owns the node agent's DaemonSet, whose image defaults to the Deployment's.")
+	flag.StringVar(&o.controllers.NodeAgent.Image, "node-agent-image", os.Getenv("RELATED_IMAGE_CNI"), "Image of the node agent and the CNI plugin (default $RELATED_IMAGE_CNI, else the operator's own image).")
+	flag.StringVar(&o.controllers.NodeAgent.CNIBinDir, "cni-bin-dir", "/opt/cni/bin", "The nodes' CNI binary directory, where the node agent installs the plugin.")
+	flag.StringVar(&o.controllers.NodeAgent.CNIConfDir, "cni-conf-dir", "/etc/cni/net.d", "The nodes' CNI configuration directory, where the node agent writes the plugin's kubeconfig (in ipkeeper.d/).")
+	flag.StringVar(&o.controllers.NodeAgent.NetworkConfigMap, "network-config-map", "ipkeeper-network", "ConfigMap in the operator's namespace whose network configurations the node agent installs on every node, when it exists; empty disables.")
 	o.zap.BindFlags(flag.CommandLine)
 	flag.Parse()
 	return o
@@ -58,13 +73,35 @@ func parseFlags() options {
 func main() {
 	opts := parseFlags()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
+	ctrl.Log.WithName("setup").Info("Starting the ipkeeper operator", "version", version)
 	if err := run(ctrl.SetupSignalHandler(), opts); err != nil {
 		ctrl.Log.WithName("setup").Error(err, "Manager stopped")
 		os.Exit(1)
 	}
 }
 
+// serviceAccountNamespace is where the kubelet mounts a pod's namespace.
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// namespace returns the --namespace flag, or the namespace of the pod the
+// manager runs in.
+func namespace(flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	data, err := os.ReadFile(serviceAccountNamespace)
+	if err != nil || strings.TrimSpace(string(data)) == "" {
+		return "", fmt.Errorf("cannot tell the operator's namespace (%s is not readable outside a pod): set --namespace", serviceAccountNamespace)
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
 func run(ctx context.Context, o options) error {
+	ns, err := namespace(o.controllers.Namespace)
+	if err != nil {
+		return err
+	}
+	o.controllers.Namespace = ns
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
@@ -83,6 +120,16 @@ func run(ctx context.Context, o options) error {
 		HealthProbeBindAddress: o.probeAddr,
 		LeaderElection:         o.leaderElect,
 		LeaderElectionID:       "ipkeeper.ipam.ipkeeper.dev",
+		// A replica stopped for node maintenance hands leadership over at
+		// once instead of letting the lease run out.
+		LeaderElectionReleaseOnCancel: true,
+		// The cache holds every claim and every pod's metadata: their
+		// managedFields would be most of it.
+		Cache: cache.Options{
+			DefaultTransform: cache.TransformStripManagedFields(),
+			// The only DaemonSet the operator looks at is its node agent.
+			ByObject: map[client.Object]cache.ByObject{&appsv1.DaemonSet{}: {Namespaces: map[string]cache.Config{ns: {}}}},
+		},
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Port: o.webhookPort, CertDir: o.webhookCertDir, TLSOpts: []func(*tls.Config){noHTTP2},
 		}),

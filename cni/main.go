@@ -9,22 +9,38 @@ import (
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
-	"github.com/containernetworking/cni/pkg/version"
+	cniversion "github.com/containernetworking/cni/pkg/version"
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 
 	"github.com/ipkeeper/ipkeeper/cni/plugin"
 )
 
+// version is stamped at build time (-ldflags -X main.version=...).
+var version = "devel"
+
 // supportedVersions are the CNI specification versions ipkeeper speaks.
-var supportedVersions = version.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
+var supportedVersions = cniversion.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 
 func main() {
+	silenceClientGo()
 	skel.PluginMainFuncs(skel.CNIFuncs{
 		Add:    cmdAdd,
 		Del:    cmdDel,
 		Check:  cmdCheck,
 		GC:     cmdGC,
 		Status: cmdStatus,
-	}, supportedVersions, "ipkeeper: Kubernetes IP address management through the API server")
+	}, supportedVersions, "ipkeeper "+version+": Kubernetes IP address management through the API server")
+}
+
+// silenceClientGo keeps client-go from writing to stderr, where the
+// runtime expects nothing but what the plugin means to say: everything that
+// went wrong is in the CNI error result. client-go logs through klog, and
+// prints the API server's warnings.
+func silenceClientGo() {
+	klog.SetLogger(logr.Discard())
+	rest.SetDefaultWarningHandler(rest.NoWarnings{})
 }
 
 // run loads the plugin for one call and runs verb within ipam.timeout.
@@ -61,7 +77,7 @@ func cmdGC(args *skel.CmdArgs) error {
 }
 
 // cmdStatus answers 50 (not available) rather than 7 for a configuration
-// that cannot be loaded: the node installer may not have written the
+// that cannot be loaded: the node agent may not have written the
 // kubeconfig yet.
 func cmdStatus(args *skel.CmdArgs) error {
 	err := run(args, func(ctx context.Context, p *plugin.Plugin) error { return p.Status(ctx) })

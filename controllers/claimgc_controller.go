@@ -29,7 +29,9 @@ const (
 	eventReleased = "Released"
 )
 
-// IPClaimReconciler collects leaked claims: an Address claim whose pod
+// IPClaimReconciler checks every claim against its pool, marking one that
+// breaks a rule Invalid (never deleting it: a pod may use the address), and
+// collects leaked claims: an Address claim whose pod
 // (namespace, name and uid) is gone, because a CNI DEL never came or failed
 // for good, and the empty Block claims of deleted nodes. It releases nothing
 // on a single observation: an Address claim is first marked Orphaned, and
@@ -57,7 +59,8 @@ type IPClaimReconciler struct {
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager looks at a claim when it changes, when its pod or node is
-// deleted, when an address inside a block is released, and on every scan.
+// deleted, when an address inside a block is released, when its pool is
+// created, deleted or changed, and on every scan.
 // Pods and nodes are watched as metadata only, so that the cache stays
 // small in large clusters.
 func (r *IPClaimReconciler) SetupWithManager(mgr ctrl.Manager) error {
@@ -71,8 +74,10 @@ func (r *IPClaimReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&ipamv1alpha1.IPClaim{}, handler.EnqueueRequestsFromMapFunc(blockOfAddress), deletions).
 		WatchesMetadata(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.claimsOfPod), deletions).
 		WatchesMetadata(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.blocksOfNode), deletions).
+		Watches(&ipamv1alpha1.IPPool{}, handler.EnqueueRequestsFromMapFunc(r.claimsOfPool),
+			builder.WithPredicates(predicate.Funcs{UpdateFunc: specChanged})).
 		WatchesRawSource(source.Func(r.scanPeriodically)).
-		Named("ipclaim-gc").
+		Named("ipclaim").
 		Complete(r)
 }
 
@@ -88,6 +93,9 @@ func (r *IPClaimReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	if !claim.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
+	}
+	if err := r.reconcileValidity(ctx, claim); err != nil {
+		return retryOnConflict(err)
 	}
 	var res ctrl.Result
 	var err error
@@ -125,12 +133,22 @@ func (r *IPClaimReconciler) release(ctx context.Context, claim *ipamv1alpha1.IPC
 }
 
 // claimsOfPod maps a pod deletion to the Address claims made for that pod,
-// found by the pod's uid, so that a new pod with the same name is no alibi.
+// found by the pod's uid (or, for a mirror pod, the uid of its static pod),
+// so that a new pod with the same name is no alibi.
 func (r *IPClaimReconciler) claimsOfPod(ctx context.Context, pod client.Object) []reconcile.Request {
-	if pod.GetUID() == "" {
-		return nil
+	var reqs []reconcile.Request
+	for _, uid := range []string{string(pod.GetUID()), pod.GetAnnotations()[corev1.MirrorPodAnnotationKey]} {
+		if uid != "" {
+			reqs = append(reqs, r.claimsMatching(ctx, client.MatchingFields{ipamv1alpha1.FieldPodUID: uid}, ipamv1alpha1.ClaimTypeAddress)...)
+		}
 	}
-	return r.claimsMatching(ctx, client.MatchingFields{ipamv1alpha1.FieldPodUID: string(pod.GetUID())}, ipamv1alpha1.ClaimTypeAddress)
+	return reqs
+}
+
+// claimsOfPool maps the creation, deletion or change of spec of a pool to
+// its claims, whose validity depends on it.
+func (r *IPClaimReconciler) claimsOfPool(ctx context.Context, pool client.Object) []reconcile.Request {
+	return r.claimsMatching(ctx, client.MatchingFields{ipamv1alpha1.FieldPool: pool.GetName()}, "")
 }
 
 // blocksOfNode maps a node deletion to the node's Block claims.
@@ -138,8 +156,8 @@ func (r *IPClaimReconciler) blocksOfNode(ctx context.Context, node client.Object
 	return r.claimsMatching(ctx, client.MatchingFields{ipamv1alpha1.FieldNode: node.GetName()}, ipamv1alpha1.ClaimTypeBlock)
 }
 
-// claimsMatching lists the claims of one type that match fields in the
-// cache.
+// claimsMatching lists the claims of one type (every type when typ is
+// empty) that match fields in the cache.
 func (r *IPClaimReconciler) claimsMatching(ctx context.Context, fields client.MatchingFields, typ ipamv1alpha1.ClaimType) []reconcile.Request {
 	claims := &ipamv1alpha1.IPClaimList{}
 	if err := r.List(ctx, claims, fields); err != nil {
@@ -148,7 +166,7 @@ func (r *IPClaimReconciler) claimsMatching(ctx context.Context, fields client.Ma
 	}
 	var reqs []reconcile.Request
 	for i := range claims.Items {
-		if claims.Items[i].Spec.Type == typ {
+		if typ == "" || claims.Items[i].Spec.Type == typ {
 			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: claims.Items[i].Name}})
 		}
 	}

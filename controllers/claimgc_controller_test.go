@@ -202,3 +202,25 @@ func getPodFromServer(name string) (*corev1.Pod, error) {
 	pod := &corev1.Pod{}
 	return pod, env.Client.Get(context.Background(), client.ObjectKey{Namespace: metav1.NamespaceDefault, Name: name}, pod)
 }
+
+// TestGCKeepsClaimsOfStaticPods makes a claim for a static pod's sandbox:
+// it carries the uid the kubelet gave the static pod, which the API server
+// knows only from the annotation of the static pod's mirror pod. The claim
+// stays while the mirror pod exists, and goes once it is deleted.
+func TestGCKeepsClaimsOfStaticPods(t *testing.T) {
+	t.Parallel()
+	const staticUID = "6d1c0c7e0f3b4a4e9d7f1b2a3c4d5e6f"
+	mirror := harness.Pod(metav1.NamespaceDefault, "gc-static-node-a", map[string]string{corev1.MirrorPodAnnotationKey: staticUID})
+	mirror.Spec.NodeName = "node-a"
+	if err := env.Client.Create(context.Background(), mirror); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.DeletePod(t, mirror) })
+	owner := harness.PodOwner(mirror, "sandbox-static")
+	owner.UID = staticUID
+	claim := createClaim(t, harness.AddressClaim("gc", "", "10.106.0.40", 28, owner))
+
+	harness.Consistently(t, 2*testGracePeriod+testScanInterval, func() error { return expectNotOrphaned(claim.Name) })
+	env.DeletePod(t, mirror)
+	harness.Eventually(t, gcTimeout, func() error { return env.ExpectGone(claim) })
+}

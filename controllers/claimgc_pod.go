@@ -47,7 +47,9 @@ func ownerPod(claim *ipamv1alpha1.IPClaim) (podRef, bool) {
 
 // podExists reports whether reader holds a pod with the namespace, name and
 // uid of p. A pod recreated under the same name has another uid and does not
-// count. Only metadata is read: a pod's IPs are no evidence either way.
+// count. A static pod's sandbox carries the uid the kubelet gave it, which
+// its mirror pod on the API server keeps in an annotation: that pod exists.
+// Only metadata is read: a pod's IPs are no evidence either way.
 func podExists(ctx context.Context, reader client.Reader, p podRef) (bool, error) {
 	pod := &metav1.PartialObjectMetadata{}
 	pod.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
@@ -57,7 +59,7 @@ func podExists(ctx context.Context, reader client.Reader, p podRef) (bool, error
 		}
 		return false, fmt.Errorf("get pod %s: %w", p.key, err)
 	}
-	return pod.UID == p.uid, nil
+	return pod.UID == p.uid || pod.Annotations[corev1.MirrorPodAnnotationKey] == string(p.uid), nil
 }
 
 // reconcileAddress marks an Address claim Orphaned when the cache shows its
@@ -119,15 +121,20 @@ func (r *IPClaimReconciler) markFound(ctx context.Context, claim *ipamv1alpha1.I
 	return r.setOrphaned(ctx, claim, metav1.ConditionFalse, ipamv1alpha1.ReasonPodFound, msg)
 }
 
-// setOrphaned patches the Orphaned condition. The optimistic lock makes the
-// patch fail rather than mark a claim recreated in between.
+// setOrphaned patches the Orphaned condition.
 func (r *IPClaimReconciler) setOrphaned(ctx context.Context, claim *ipamv1alpha1.IPClaim, status metav1.ConditionStatus, reason, msg string) error {
+	return r.setClaimCondition(ctx, claim, metav1.Condition{Type: ipamv1alpha1.ClaimOrphaned, Status: status, Reason: reason, Message: msg})
+}
+
+// setClaimCondition patches one condition of a claim's status. The
+// optimistic lock makes the patch fail rather than mark a claim recreated
+// in between.
+func (r *IPClaimReconciler) setClaimCondition(ctx context.Context, claim *ipamv1alpha1.IPClaim, c metav1.Condition) error {
 	orig := claim.DeepCopy()
-	meta.SetStatusCondition(&claim.Status.Conditions, metav1.Condition{
-		Type: ipamv1alpha1.ClaimOrphaned, Status: status, Reason: reason, Message: msg, ObservedGeneration: claim.Generation,
-	})
+	c.ObservedGeneration = claim.Generation
+	meta.SetStatusCondition(&claim.Status.Conditions, c)
 	if err := r.Status().Patch(ctx, claim, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("set condition %s=%s on IPClaim %s: %w", ipamv1alpha1.ClaimOrphaned, status, claim.Name, err)
+		return fmt.Errorf("set condition %s=%s on IPClaim %s: %w", c.Type, c.Status, claim.Name, err)
 	}
 	return nil
 }

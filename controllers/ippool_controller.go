@@ -210,11 +210,17 @@ func (r *IPPoolReconciler) overlappingPools(ctx context.Context, obj client.Obje
 const claimChurnDelay = time.Second
 
 // poolOfClaimAfterChurn enqueues the pool of a claim created or deleted,
-// claimChurnDelay later: the events of one delay share one reconcile. A
-// claim's spec never changes, so its updates never change a count.
+// or marked or cleared Invalid, claimChurnDelay later: the events of one
+// delay share one reconcile. A claim's spec never changes, so its other
+// updates never change a count.
 var poolOfClaimAfterChurn = handler.Funcs{
 	CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 		enqueuePoolOf(e.Object, q)
+	},
+	UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		if invalid(e.ObjectOld) != invalid(e.ObjectNew) {
+			enqueuePoolOf(e.ObjectNew, q)
+		}
 	},
 	DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 		enqueuePoolOf(e.Object, q)
@@ -225,6 +231,12 @@ func enqueuePoolOf(obj client.Object, q workqueue.TypedRateLimitingInterface[rec
 	if claim, ok := obj.(*ipamv1alpha1.IPClaim); ok && claim.Spec.Pool != "" {
 		q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Name: claim.Spec.Pool}}, claimChurnDelay)
 	}
+}
+
+// invalid reports whether obj is a claim marked Invalid.
+func invalid(obj client.Object) bool {
+	claim, ok := obj.(*ipamv1alpha1.IPClaim)
+	return ok && meta.IsStatusConditionTrue(claim.Status.Conditions, ipamv1alpha1.ClaimInvalid)
 }
 
 // specChanged passes pool updates that change the spec. Status updates

@@ -13,7 +13,7 @@ import (
 
 // poolCounts are the exact numbers behind a pool's status and metrics.
 type poolCounts struct {
-	capacity, allocated, free, blocks, blockCapacity ipspace.Count
+	capacity, allocated, free, blocks, blockCapacity, invalid ipspace.Count
 }
 
 // countClaims counts a pool's claims against its layout. An Address claim
@@ -22,8 +22,11 @@ type poolCounts struct {
 // before an exclusion) never makes free negative: allocated never exceeds
 // capacity.
 func countClaims(layout ipspace.Layout, claims []ipamv1alpha1.IPClaim) poolCounts {
-	var allocated, blocks uint64
+	var allocated, blocks, invalid uint64
 	for i := range claims {
+		if meta.IsStatusConditionTrue(claims[i].Status.Conditions, ipamv1alpha1.ClaimInvalid) {
+			invalid++
+		}
 		switch claims[i].Spec.Type {
 		case ipamv1alpha1.ClaimTypeAddress:
 			if a, err := netip.ParseAddr(claims[i].Spec.Address); err == nil && layout.Contains(a) {
@@ -40,6 +43,7 @@ func countClaims(layout ipspace.Layout, claims []ipamv1alpha1.IPClaim) poolCount
 		free:          capacity.Sub(ipspace.CountOf(allocated)),
 		blocks:        ipspace.CountOf(blocks),
 		blockCapacity: layout.BlockCapacity(),
+		invalid:       ipspace.CountOf(invalid),
 	}
 }
 
@@ -55,11 +59,12 @@ func updateStatus(pool *ipamv1alpha1.IPPool, claims []ipamv1alpha1.IPClaim, winn
 		counts = countClaims(layout, claims)
 		allocated, _ := counts.allocated.Uint64() // at most len(claims)
 		blocks, _ := counts.blocks.Uint64()
+		invalid, _ := counts.invalid.Uint64()
 		st.Capacity, st.Free, st.BlockCapacity = counts.capacity.String(), counts.free.String(), counts.blockCapacity.String()
-		st.Allocated, st.Blocks = int64(allocated), int64(blocks)
+		st.Allocated, st.Blocks, st.InvalidClaims = int64(allocated), int64(blocks), int64(invalid)
 	} else {
 		// Counts of a spec that cannot be laid out would be guesses.
-		st.Capacity, st.Free, st.BlockCapacity, st.Allocated, st.Blocks = "", "", "", 0, 0
+		st.Capacity, st.Free, st.BlockCapacity, st.Allocated, st.Blocks, st.InvalidClaims = "", "", "", 0, 0, 0
 	}
 	setCondition(pool, readyCondition(pool, err, winner, len(claims)))
 	setCondition(pool, overlappingCondition(pool, winner))

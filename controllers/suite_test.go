@@ -1,10 +1,14 @@
 package controllers
 
 import (
+	"context"
 	"os"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/ipkeeper/ipkeeper/test/harness"
@@ -17,6 +21,38 @@ const (
 	testGracePeriod  = 2 * time.Second
 	testScanInterval = 3 * time.Second
 )
+
+// testOptions run the operator as its Deployment would: the node agent's
+// image comes from the operator's own Deployment.
+var testOptions = Options{
+	GCGracePeriod: testGracePeriod, GCScanInterval: testScanInterval,
+	Namespace: harness.OperatorNamespace, NodeServiceAccount: harness.NodeServiceAccount,
+	Deployment: operatorDeployment.Name,
+	NodeAgent:  NodeAgentOptions{CNIBinDir: "/opt/cni/bin", CNIConfDir: "/etc/cni/net.d", NetworkConfigMap: "ipkeeper-network"},
+}
+
+// operatorDeployment stands for the operator's Deployment (no pod runs it:
+// envtest has no controller manager).
+var operatorDeployment = &appsv1.Deployment{
+	ObjectMeta: metav1.ObjectMeta{Namespace: harness.OperatorNamespace, Name: "ipkeeper-controller-manager"},
+	Spec: appsv1.DeploymentSpec{
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "operator"}},
+		Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "operator"}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "manager", Image: "registry.invalid/ipkeeper:v9"}}},
+		},
+	},
+}
+
+// createOperatorDeployment creates the operator's namespace and
+// operatorDeployment.
+func createOperatorDeployment() error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: harness.OperatorNamespace}}
+	if err := env.Client.Create(context.Background(), ns); err != nil {
+		return err
+	}
+	return env.Client.Create(context.Background(), operatorDeployment)
+}
 
 var (
 	env *harness.Env
@@ -34,11 +70,12 @@ func TestMain(m *testing.M) {
 		if metricsAddr, err = harness.FreeLocalAddr(); err != nil {
 			return env.Stop, err
 		}
+		if err = createOperatorDeployment(); err != nil {
+			return env.Stop, err
+		}
 		mgr, err = env.StartManager(harness.ManagerOptions{
 			MetricsAddr: metricsAddr,
-			Setup: func(m ctrl.Manager) error {
-				return SetupWithManager(m, Options{GCGracePeriod: testGracePeriod, GCScanInterval: testScanInterval})
-			},
+			Setup:       func(m ctrl.Manager) error { return SetupWithManager(m, testOptions) },
 		})
 		return env.Stop, err
 	}))

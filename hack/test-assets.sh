@@ -9,8 +9,13 @@
 #                                     macvlan, which test/network runs,
 #                                     loopback, and host-local, the node-local IPAM that
 #                                     the benchmarks in test/perf compare with)
+#   hack/test-assets.sh cert-manager-crds
+#                                     cert-manager's CRDs, from its Go module
+#                                     (CERT_MANAGER_VERSION), which the install
+#                                     test checks config/certmanager against
 #
-# KUBEBUILDER_ASSETS and CNI_PLUGINS_DIR, when set, are used as they are.
+# KUBEBUILDER_ASSETS, CNI_PLUGINS_DIR and CERT_MANAGER_CRDS, when set, are
+# used as they are.
 # IPKEEPER_CACHE moves the cache (default: $XDG_CACHE_HOME/ipkeeper or
 # ~/.cache/ipkeeper).
 set -euo pipefail
@@ -71,8 +76,18 @@ cni-plugins)
 		github.com/containernetworking/plugins/plugins/main/loopback \
 		github.com/containernetworking/plugins/plugins/ipam/host-local
 	;;
+cert-manager-crds)
+	if [ -n "${CERT_MANAGER_CRDS:-}" ]; then
+		echo "$CERT_MANAGER_CRDS"
+		exit 0
+	fi
+	module="github.com/cert-manager/cert-manager@${CERT_MANAGER_VERSION:?set CERT_MANAGER_VERSION (the Makefile does)}"
+	dir=$(cd "$tools" && go mod download -json "$module" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	[ -d "$dir/deploy/crds" ] || { echo "no deploy/crds in $module ($dir)" >&2; exit 1; }
+	echo "$dir/deploy/crds"
+	;;
 *)
-	echo "usage: $0 envtest|cni-plugins" >&2
+	echo "usage: $0 envtest|cni-plugins|cert-manager-crds" >&2
 	exit 2
 	;;
 esac

@@ -6,15 +6,12 @@ import (
 	"strings"
 	"testing"
 
-	admissionv1 "k8s.io/api/admission/v1"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/controllers/claimindex"
@@ -59,16 +56,6 @@ func pool(name, cidr string) *ipamv1alpha1.IPPool {
 // sandbox containerID on node-a, labelled with its /24 block.
 func podClaim(poolName, address, containerID string) *ipamv1alpha1.IPClaim {
 	return harness.AddressClaim(poolName, "node-a", address, 24, harness.PodOwner(harness.WebPod(), containerID))
-}
-
-// requestFrom returns a context holding an admission request made by a
-// token bound to node, as the webhook server would build it.
-func requestFrom(node string) context.Context {
-	user := authenticationv1.UserInfo{Username: "system:serviceaccount:kube-system:ipkeeper-node"}
-	if node != "" {
-		user.Extra = map[string]authenticationv1.ExtraValue{nodeNameKey: {node}}
-	}
-	return admission.NewContextWithRequest(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{UserInfo: user}})
 }
 
 // expectErrors checks a validation result: no errors when want is empty,

@@ -17,19 +17,16 @@ import (
 )
 
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
-// +kubebuilder:webhook:path=/validate-ipam-ipkeeper-dev-v1alpha1-ipclaim,mutating=false,failurePolicy=fail,sideEffects=None,groups=ipam.ipkeeper.dev,resources=ipclaims,verbs=create;update,versions=v1alpha1,name=vipclaim.ipam.ipkeeper.dev,admissionReviewVersions=v1,timeoutSeconds=5
-
-// nodeNameKey is the user extra the API server sets for a service-account
-// token bound to a pod on a node (or to the node itself): the node's name.
-const nodeNameKey = "authentication.kubernetes.io/node-name"
+// +kubebuilder:webhook:path=/validate-ipam-ipkeeper-dev-v1alpha1-ipclaim,mutating=false,failurePolicy=fail,sideEffects=None,groups=ipam.ipkeeper.dev,resources=ipclaims,verbs=create;update,versions=v1alpha1,name=vipclaim.ipam.ipkeeper.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"matchConditions":[{"name":"not-node-bound","expression":"!('authentication.kubernetes.io/node-name' in request.userInfo.extra)"}]}`
 
 // ipkeeperLabels are the claim labels nodes list by, so they must agree
 // with the spec.
 var ipkeeperLabels = []string{ipamv1alpha1.LabelPool, ipamv1alpha1.LabelNode, ipamv1alpha1.LabelBlock}
 
-// IPClaimValidator admits IPClaims. A claim is created on every pod start,
-// so it reads only the manager's cache: one pool by name and the claims of
-// one container by index, never a scan of the pool.
+// IPClaimValidator admits the IPClaims people make: the plugin's requests
+// skip it (ipamv1alpha1.NotNodeBoundCondition; the marker above
+// carries the condition, and a test compares it with the constants). It reads only the manager's cache: one pool by
+// name and the claims of one container by index, never a scan of the pool.
 type IPClaimValidator struct {
 	// Reader reads pools and claims: the manager's cache, with the IPClaim
 	// field indexes of claimindex.Register.
@@ -62,10 +59,9 @@ func (v *IPClaimValidator) validate(ctx context.Context, old, claim *ipamv1alpha
 		return append(immutableClaimSpec(old, claim), immutableClaimLabels(old, claim)...)
 	}
 	spec := field.NewPath("spec")
-	errs := validateRequester(ctx, spec.Child("node"), claim)
-	pool, layout, poolErrs := v.usablePool(ctx, spec.Child("pool"), claim.Spec.Pool)
-	if len(poolErrs) > 0 {
-		return append(errs, poolErrs...)
+	pool, layout, errs := v.usablePool(ctx, spec.Child("pool"), claim.Spec.Pool)
+	if len(errs) > 0 {
+		return errs
 	}
 	var block netip.Prefix
 	switch claim.Spec.Type {
@@ -81,23 +77,6 @@ func (v *IPClaimValidator) validate(ctx context.Context, old, claim *ipamv1alpha
 		errs = append(errs, blockErrs...)
 	}
 	return append(errs, validateLabels(claim, block)...)
-}
-
-// validateRequester refuses a claim for another node when the request
-// carries a node-bound token: a node's credentials may only reserve
-// addresses for that node, so a compromised node cannot take another's.
-func validateRequester(ctx context.Context, path *field.Path, claim *ipamv1alpha1.IPClaim) field.ErrorList {
-	req, err := admission.RequestFromContext(ctx)
-	if err != nil {
-		return nil
-	}
-	nodes := req.UserInfo.Extra[nodeNameKey]
-	if len(nodes) == 0 || nodes[0] == "" || nodes[0] == claim.Spec.Node {
-		return nil
-	}
-	return field.ErrorList{invalid(path, claim.Spec.Node, fmt.Sprintf(
-		"the request comes from %s with a token bound to node %q, which may only claim for itself: set spec.node to %q",
-		req.UserInfo.Username, nodes[0], nodes[0]), reasonNodeMismatch)}
 }
 
 // usablePool returns the claim's pool and its layout, or why no new

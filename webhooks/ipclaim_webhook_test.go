@@ -81,7 +81,6 @@ func asAddress(c *ipamv1alpha1.IPClaim, p, a, block string) {
 // poolCase; node, when set, is the node the request's token is bound to.
 type claimCase struct {
 	name       string
-	node       string
 	old        func(*ipamv1alpha1.IPClaim)
 	mutate     func(*ipamv1alpha1.IPClaim)
 	want       string
@@ -114,7 +113,6 @@ func claimCreateCases() []claimCase {
 			asAddress(c, "pods", "10.32.6.7", "10.32.6.0-24")
 			c.Spec.Owner.ContainerID = "dup"
 		}},
-		{name: "node-bound token claiming for its node", fakeOnly: "needs a node-bound token: see TestNodeBoundToken", node: "node-a", mutate: func(*ipamv1alpha1.IPClaim) {}},
 
 		{name: "a pod of a namespace the pool selects", mutate: func(c *ipamv1alpha1.IPClaim) {
 			asAddress(c, "tenant", "10.42.0.5", "10.42.0.0-24")
@@ -198,14 +196,6 @@ func claimCreateCases() []claimCase {
 			asBlock(c, "10.32.7.0-24", "10.32.7.0/24")
 			c.Labels[ipamv1alpha1.LabelBlock] = "10.32.8.0-24"
 		}, want: `must be "10.32.7.0-24", from the block holding the claim`, reason: reasonLabels},
-
-		{name: "node-bound token claiming for another node", fakeOnly: "needs a node-bound token: see TestNodeBoundToken", node: "node-b", mutate: func(*ipamv1alpha1.IPClaim) {},
-			want:   `spec.node: Invalid value: "node-a": the request comes from system:serviceaccount:kube-system:ipkeeper-node with a token bound to node "node-b", which may only claim for itself: set spec.node to "node-b"`,
-			reason: reasonNodeMismatch},
-		{name: "node-bound token claiming for no node", fakeOnly: "needs a node-bound token: see TestNodeBoundToken", node: "node-b", mutate: func(c *ipamv1alpha1.IPClaim) {
-			c.Spec.Node = ""
-			delete(c.Labels, ipamv1alpha1.LabelNode)
-		}, want: `set spec.node to "node-b"`, reason: reasonNodeMismatch},
 	}
 }
 
@@ -216,11 +206,7 @@ func TestIPClaimValidatorCreate(t *testing.T) {
 			c := baseClaim()
 			tt.mutate(c)
 			v := &IPClaimValidator{Reader: reader}
-			ctx := context.Background()
-			if tt.node != "" {
-				ctx = requestFrom(tt.node)
-			}
-			expectErrors(t, v.validate(ctx, nil, c), tt.want, tt.reason)
+			expectErrors(t, v.validate(context.Background(), nil, c), tt.want, tt.reason)
 		})
 	}
 }

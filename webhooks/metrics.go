@@ -40,8 +40,6 @@ const (
 	reasonMisaligned = "Misaligned"
 	// reasonDuplicate: the pod interface already holds an address of the pool.
 	reasonDuplicate = "Duplicate"
-	// reasonNodeMismatch: a node-bound token claims for another node.
-	reasonNodeMismatch = "NodeMismatch"
 	// reasonLabels: an ipkeeper label disagrees with the spec or changes.
 	reasonLabels = "Labels"
 	// reasonNamespaceNotSelected: a claim's owner namespace is not selected
@@ -59,7 +57,7 @@ var (
 	reasonsByKind = map[schema.GroupKind][]string{
 		poolKind: {reasonInvalidSpec, reasonOverlap, reasonImmutable, reasonClaimedAddress},
 		claimKind: {reasonInvalidSpec, reasonImmutable, reasonPoolMissing, reasonPoolUnavailable, reasonOutsidePool,
-			reasonUnusable, reasonMisaligned, reasonDuplicate, reasonNodeMismatch, reasonLabels, reasonNamespaceNotSelected},
+			reasonUnusable, reasonMisaligned, reasonDuplicate, reasonLabels, reasonNamespaceNotSelected},
 	}
 
 	denials = prometheus.NewCounterVec(prometheus.CounterOpts{

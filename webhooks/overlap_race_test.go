@@ -26,7 +26,7 @@ func TestOverlappingPoolsCreatedAtOnce(t *testing.T) {
 			return err
 		}
 		// The garbage collector has nothing to do here; keep it idle.
-		return controllers.SetupWithManager(m, controllers.Options{GCGracePeriod: time.Hour, GCScanInterval: time.Hour})
+		return controllers.SetupWithManager(m, controllers.Options{GCGracePeriod: time.Hour, GCScanInterval: time.Hour, Namespace: harness.OperatorNamespace, NodeServiceAccount: harness.NodeServiceAccount})
 	})
 	const rounds = 10
 	for round := range rounds {

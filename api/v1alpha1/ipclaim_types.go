@@ -99,7 +99,8 @@ type ClaimOwner struct {
 type IPClaimStatus struct {
 	// conditions: Orphaned is True from the moment the garbage collector
 	// first saw the owner pod gone; the claim is released a grace period
-	// later unless the pod is found again.
+	// later unless the pod is found again. Invalid is True while the claim
+	// breaks a rule of its pool; the operator never deletes such a claim.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -140,6 +140,11 @@ type IPPoolStatus struct {
 	// blocks is the number of node blocks claimed.
 	// +optional
 	Blocks int64 `json:"blocks"`
+	// invalidClaims is the number of the pool's claims marked Invalid: they
+	// break a rule of the pool (see kubectl get ipclaims and their
+	// conditions) and need a person to look at them.
+	// +optional
+	InvalidClaims int64 `json:"invalidClaims,omitempty"`
 	// blockCapacity is the number of blocks the pool divides into.
 	// +optional
 	BlockCapacity string `json:"blockCapacity,omitempty"`

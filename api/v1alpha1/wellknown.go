@@ -120,6 +120,50 @@ const (
 	ReasonNodeGone = "NodeGone"
 )
 
+// IPClaim condition Invalid and its reasons. The operator checks every
+// claim against its pool after the fact, whoever made it and whether or not
+// the webhook was there: a claim that breaks a rule is marked, announced and
+// counted, never deleted, since a pod may be using the address.
+const (
+	// ClaimInvalid is True when the claim breaks a rule of its pool; the
+	// reason names the rule and the message says what to do.
+	ClaimInvalid = "Invalid"
+	// ReasonPoolMissing: the claim's pool does not exist.
+	ReasonPoolMissing = "PoolMissing"
+	// ReasonOutsidePool: the address or block lies outside the pool, or is
+	// of the other family.
+	ReasonOutsidePool = "OutsidePool"
+	// ReasonUnusable: the address is excluded, the gateway, or a network,
+	// broadcast or subnet-router address.
+	ReasonUnusable = "Unusable"
+	// ReasonMisaligned: a Block claim does not have the pool's block size
+	// or does not start on a multiple of it.
+	ReasonMisaligned = "Misaligned"
+	// ReasonDuplicate: an older Address claim of the same pool holds an
+	// address for the same container interface.
+	ReasonDuplicate = "Duplicate"
+	// ReasonValid: the claim keeps every rule of its pool (again).
+	ReasonValid = "Valid"
+)
+
+// Admission: names shared by the webhook's registration, the node-claims
+// admission policy and the operator that keeps them in force.
+const (
+	// NodeNameExtra is the user extra the API server sets for a
+	// service-account token bound to a pod on a node: the node's name.
+	NodeNameExtra = "authentication.kubernetes.io/node-name"
+	// ClaimWebhookName is the name of the IPClaim webhook in its
+	// ValidatingWebhookConfiguration.
+	ClaimWebhookName = "vipclaim.ipam.ipkeeper.dev"
+	// NotNodeBoundCondition names the match condition that keeps requests
+	// with a node-bound credential (the CNI plugin's) away from the IPClaim
+	// webhook: the node-claims policy inside the API server judges them, so
+	// pods start whether or not the operator runs.
+	NotNodeBoundCondition = "not-node-bound"
+	// NotNodeBoundExpression is that condition's CEL expression.
+	NotNodeBoundExpression = "!('" + NodeNameExtra + "' in request.userInfo.extra)"
+)
+
 // maxLabelValue is the longest value a Kubernetes label may hold.
 const maxLabelValue = 63
 

@@ -36,7 +36,7 @@ type IPAM struct {
 	Pools []string `json:"pools"`
 	// Kubeconfig is the path of the kubeconfig the plugin authenticates with.
 	Kubeconfig string `json:"kubeconfig"`
-	// NodeName is this node's name; empty means the node installer's file,
+	// NodeName is this node's name; empty means the node agent's file,
 	// then the host name.
 	NodeName string `json:"nodeName"`
 	// Timeout bounds a whole CNI call, e.g. "30s".
@@ -52,7 +52,10 @@ type Config struct {
 	IPAM    IPAM
 	// TimeoutDuration is IPAM.Timeout parsed.
 	TimeoutDuration time.Duration
-	// ValidAttachments is set on GC: every attachment that is still in use.
+	// ValidAttachments is set on GC: every attachment that is still in use,
+	// from cni.dev/valid-attachments and cni.dev/attachments (libcni sends
+	// both; the specification first named the latter). With neither,
+	// nothing is valid: libcni has DELed every attachment itself.
 	ValidAttachments []types.GCAttachment
 	// PrevResult is set on CHECK (and DEL, when the runtime sends it).
 	PrevResult types.Result
@@ -76,6 +79,7 @@ type fullConfig struct {
 	types.NetConf
 	IPAM             json.RawMessage      `json:"ipam"`
 	ValidAttachments []types.GCAttachment `json:"cni.dev/valid-attachments,omitempty"`
+	Attachments      []types.GCAttachment `json:"cni.dev/attachments,omitempty"`
 	RuntimeConfig    json.RawMessage      `json:"runtimeConfig,omitempty"`
 	Args             json.RawMessage      `json:"args,omitempty"`
 }
@@ -99,8 +103,9 @@ func Parse(data []byte) (*Config, error) {
 		return nil, fmt.Errorf(`ipam.timeout %q is not a positive duration such as "30s"`, ipam.Timeout)
 	}
 	cfg := &Config{
-		Network: full.NetConf, IPAM: ipam, TimeoutDuration: timeout, ValidAttachments: full.ValidAttachments,
-		runtimeConfig: full.RuntimeConfig, args: full.Args,
+		Network: full.NetConf, IPAM: ipam, TimeoutDuration: timeout,
+		ValidAttachments: append(full.ValidAttachments, full.Attachments...),
+		runtimeConfig:    full.RuntimeConfig, args: full.Args,
 	}
 	if full.RawPrevResult != nil {
 		if err := parsePrevResult(cfg, &full.NetConf); err != nil {

@@ -31,6 +31,25 @@ func TestParse(t *testing.T) {
 					t.Fatalf("valid attachments = %+v", c.ValidAttachments)
 				}
 			}},
+		{name: "attachments under their first name", config: `{"cniVersion":"1.1.0","name":"net","ipam":{"type":"ipkeeper"},"cni.dev/attachments":[{"containerID":"c2","ifname":"net1"}]}`,
+			check: func(t *testing.T, c *Config) {
+				if len(c.ValidAttachments) != 1 || c.ValidAttachments[0].ContainerID != "c2" || c.ValidAttachments[0].IfName != "net1" {
+					t.Fatalf("valid attachments = %+v", c.ValidAttachments)
+				}
+			}},
+		{name: "attachments under both names", config: `{"cniVersion":"1.1.0","name":"net","ipam":{"type":"ipkeeper"},` +
+			`"cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"}],"cni.dev/attachments":[{"containerID":"c2","ifname":"eth0"}]}`,
+			check: func(t *testing.T, c *Config) {
+				if len(c.ValidAttachments) != 2 {
+					t.Fatalf("valid attachments = %+v, want both keys' entries", c.ValidAttachments)
+				}
+			}},
+		{name: "no attachments", config: `{"cniVersion":"1.1.0","name":"net","ipam":{"type":"ipkeeper"}}`,
+			check: func(t *testing.T, c *Config) {
+				if len(c.ValidAttachments) != 0 {
+					t.Fatalf("valid attachments = %+v, want none", c.ValidAttachments)
+				}
+			}},
 		{name: "prevResult", config: `{"cniVersion":"1.1.0","name":"net","ipam":{"type":"ipkeeper"},"prevResult":{"cniVersion":"1.1.0","ips":[{"address":"10.0.0.5/24"}]}}`,
 			check: func(t *testing.T, c *Config) {
 				if c.PrevResult == nil {

@@ -41,6 +41,15 @@ func TestGC(t *testing.T) {
 	}{
 		{name: "releases this node's claims of this network that are not valid attachments", extra: valid,
 			wantLeft: []string{"10.0.0.0-24", "10.0.0.2", "10.0.0.5", "10.0.0.6"}},
+		{name: "valid attachments under the key the specification first named",
+			extra:    map[string]any{"cni.dev/attachments": []map[string]string{{"containerID": "c1", "ifname": "eth0"}}},
+			wantLeft: []string{"10.0.0.0-24", "10.0.0.2", "10.0.0.5", "10.0.0.6"}},
+		{name: "valid attachments under both keys",
+			extra: map[string]any{
+				"cni.dev/valid-attachments": []map[string]string{{"containerID": "c1", "ifname": "eth0"}},
+				"cni.dev/attachments":       []map[string]string{{"containerID": "c1", "ifname": "net1"}},
+			},
+			wantLeft: []string{"10.0.0.0-24", "10.0.0.2", "10.0.0.4", "10.0.0.5", "10.0.0.6"}},
 		{name: "no valid attachment: every claim of this network on this node",
 			wantLeft: []string{"10.0.0.0-24", "10.0.0.5", "10.0.0.6"}},
 		{name: "an API server that cannot list", extra: valid,

@@ -52,7 +52,7 @@ func Load(stdin []byte, configure ...func(*rest.Config)) (*Plugin, error) {
 	}
 	restCfg, err := apiserver.LoadConfig(cfg.IPAM.Kubeconfig, cfg.TimeoutDuration)
 	if err != nil {
-		return nil, cnierr.BadConfig(fmt.Errorf("%w: the node installer writes it; check ipam.kubeconfig", err))
+		return nil, cnierr.BadConfig(fmt.Errorf("%w: the node agent writes it; check ipam.kubeconfig", err))
 	}
 	for _, c := range configure {
 		c(restCfg)
@@ -70,7 +70,7 @@ func New(cfg *netconf.Config, node string, restCfg *rest.Config) (*Plugin, error
 	return &Plugin{Config: cfg, Node: node, Cluster: client}, nil
 }
 
-// nodeName returns ipam.nodeName, else the name the node installer wrote
+// nodeName returns ipam.nodeName, else the name the node agent wrote
 // beside the kubeconfig, else the host name (lower-cased, as the kubelet
 // does).
 func nodeName(ipam netconf.IPAM) (string, error) {

@@ -35,7 +35,7 @@ func TestLoad(t *testing.T) {
 		{name: "node name configured", stdin: conf(`"nodeName":"node-a","kubeconfig":"` + dir + `/kubeconfig"`), wantNode: "node-a"},
 		{name: "no kubeconfig yet", stdin: conf(`"nodeName":"node-a","kubeconfig":"` + dir + `/missing"`),
 			wantCode: types.ErrInvalidNetworkConfig,
-			wantMsg:  "read kubeconfig " + dir + "/missing: stat " + dir + "/missing: no such file or directory: the node installer writes it; check ipam.kubeconfig"},
+			wantMsg:  "read kubeconfig " + dir + "/missing: stat " + dir + "/missing: no such file or directory: the node agent writes it; check ipam.kubeconfig"},
 		{name: "not a configuration", stdin: []byte(`{"cniVersion":"1.1.0","name":"net"}`),
 			wantCode: types.ErrInvalidNetworkConfig,
 			wantMsg:  `network configuration has no "ipam" section: add {"type": "ipkeeper", "pools": [...]}`},

@@ -5,43 +5,29 @@ import (
 	"fmt"
 
 	"github.com/containernetworking/cni/pkg/types"
-	"k8s.io/apimachinery/pkg/api/meta"
-
-	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/cni/poolchoice"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
-// Status reports whether an ADD can succeed now: the API server answers and
-// every configured pool can serve this node (exists, enabled, Ready, selects
-// the node) and has free addresses. Otherwise it returns CNI error 50
+// Status reports whether the plugin can work on this node at all: its
+// configuration, node name and kubeconfig load (Load), and the API server
+// answers and accepts its credentials. Otherwise it returns CNI error 50
 // (plugin not available), saying why.
+//
+// The state of a pool never fails STATUS: runtimes report a failed STATUS
+// as a node that is not ready, and Kubernetes evicts the pods of such a
+// node. A full, disabled or unselected pool is reported where it can be
+// acted on: in the ADD's error, the pool's conditions, events and metrics.
 func (p *Plugin) Status(ctx context.Context) error {
-	if len(p.Config.IPAM.Pools) == 0 {
-		if err := p.Cluster.Ping(ctx); err != nil {
-			return unavailable("the API server does not answer: %v", err)
-		}
+	err := p.Cluster.Ping(ctx)
+	switch {
+	case err == nil:
 		return nil
+	case apierrors.IsUnauthorized(err):
+		return unavailable("the API server refuses the plugin's credentials (%v): the node agent rewrites the kubeconfig %s; check that it runs on this node", err, p.Config.IPAM.Kubeconfig)
+	case apierrors.IsForbidden(err):
+		return unavailable("the plugin's credentials may not read pools (%v): bind the node service account to the ipkeeper node ClusterRole", err)
 	}
-	nodeLabels, err := p.nodeLabels(ctx)
-	if err != nil {
-		return unavailable("the API server does not answer: %v", err)
-	}
-	for _, name := range p.Config.IPAM.Pools {
-		pool, err := p.Cluster.Pool(ctx, name)
-		switch {
-		case err != nil:
-			return unavailable("the API server does not answer: %v", err)
-		case pool == nil:
-			return unavailable("pool %s does not exist", name)
-		}
-		if err := poolchoice.Usable(pool, p.Node, nodeLabels); err != nil {
-			return unavailable("%v", err)
-		}
-		if meta.IsStatusConditionTrue(pool.Status.Conditions, ipamv1alpha1.PoolExhausted) {
-			return unavailable("pool %s is exhausted (%d in use, %s free)", name, pool.Status.Allocated, pool.Status.Free)
-		}
-	}
-	return nil
+	return unavailable("the API server does not answer: %v", err)
 }
 
 func unavailable(format string, args ...any) error {

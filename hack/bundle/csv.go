@@ -10,6 +10,7 @@ import (
 	"github.com/operator-framework/api/pkg/lib/version"
 	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 )
 
@@ -21,6 +22,9 @@ const (
 	// kustomizeImage is the image name config/manager uses and that
 	// kustomize's images field replaces; the bundle replaces it the same way.
 	kustomizeImage = "controller"
+	// relatedImageCNI names the node agent's image in relatedImages; the
+	// operator reads it from the environment variable RELATED_IMAGE_CNI.
+	relatedImageCNI = "cni"
 	// suggestedNamespaceAnnotation makes the console offer the namespace of
 	// the kustomize install.
 	suggestedNamespaceAnnotation = "operatorframework.io/suggested-namespace"
@@ -55,7 +59,9 @@ func release(csv *operatorsv1alpha1.ClusterServiceVersion, b *base, o options) {
 	csv.Kind = operatorsv1alpha1.ClusterServiceVersionKind
 	csv.Name = packageName + ".v" + o.version.String()
 	csv.Spec.Version = version.OperatorVersion{Version: o.version}
-	csv.Spec.RelatedImages = []operatorsv1alpha1.RelatedImage{{Name: packageName, Image: o.image}}
+	// One image holds the operator, the node agent and the CNI plugin; the
+	// operator finds the agent's in RELATED_IMAGE_CNI.
+	csv.Spec.RelatedImages = []operatorsv1alpha1.RelatedImage{{Name: packageName, Image: o.image}, {Name: relatedImageCNI, Image: o.image}}
 	csv.Spec.Icon = []operatorsv1alpha1.Icon{{
 		Data:      base64.StdEncoding.EncodeToString(b.icon),
 		MediaType: "image/svg+xml",
@@ -97,6 +103,7 @@ func setImage(d *appsv1.Deployment, image string) error {
 		c := &d.Spec.Template.Spec.Containers[i]
 		if c.Image == kustomizeImage || strings.HasPrefix(c.Image, kustomizeImage+":") {
 			c.Image = image
+			c.Env = append(c.Env, corev1.EnvVar{Name: "RELATED_IMAGE_" + strings.ToUpper(relatedImageCNI), Value: image})
 			replaced = true
 		}
 	}
@@ -108,20 +115,21 @@ func setImage(d *appsv1.Deployment, image string) error {
 
 // installStrategy runs the Deployment under its service account, with the
 // generated ClusterRole plus the metrics authentication rules cluster-wide
-// and the leader election rules in the operator's namespace, as config/rbac
-// binds them.
+// and the generated Role plus the leader election rules in the operator's
+// namespace, as config/rbac binds them; and has OLM create the node agent's
+// account with the plugin's rules, which the operator's DaemonSet runs as.
 func installStrategy(src *sources, dep operatorsv1alpha1.StrategyDeploymentSpec) operatorsv1alpha1.NamedInstallStrategy {
 	sa := dep.Spec.Template.Spec.ServiceAccountName
-	clusterRules := slices.Concat(src.managerRules, src.metricsAuthRules)
 	return operatorsv1alpha1.NamedInstallStrategy{
 		StrategyName: operatorsv1alpha1.InstallStrategyNameDeployment,
 		StrategySpec: operatorsv1alpha1.StrategyDetailsDeployment{
 			DeploymentSpecs: []operatorsv1alpha1.StrategyDeploymentSpec{dep},
 			Permissions: []operatorsv1alpha1.StrategyDeploymentPermissions{
-				{ServiceAccountName: sa, Rules: src.leaderElectionRules},
+				{ServiceAccountName: sa, Rules: slices.Concat(src.managerOwnRules, src.leaderElectionRules)},
 			},
 			ClusterPermissions: []operatorsv1alpha1.StrategyDeploymentPermissions{
-				{ServiceAccountName: sa, Rules: clusterRules},
+				{ServiceAccountName: sa, Rules: slices.Concat(src.managerRules, src.metricsAuthRules)},
+				{ServiceAccountName: src.namePrefix + src.nodeAccount.Name, Rules: src.nodeRules},
 			},
 		},
 	}
@@ -130,7 +138,9 @@ func installStrategy(src *sources, dep operatorsv1alpha1.StrategyDeploymentSpec)
 // webhookDefinitions turns config/webhook into the CSV's webhooks. OLM then
 // creates the webhook Service (port containerPort to targetPort, as
 // config/webhook/service.yaml does), issues its certificate and injects the
-// CA, which cert-manager does for the kustomize install.
+// CA, which cert-manager does for the kustomize install. A CSV cannot carry
+// match conditions: the operator adds the IPClaim webhook's at start
+// (controllers.AdmissionSetup).
 func webhookDefinitions(src *sources, deployment string) ([]operatorsv1alpha1.WebhookDescription, error) {
 	ports := src.webhookService.Spec.Ports
 	if len(ports) != 1 {
@@ -141,8 +151,8 @@ func webhookDefinitions(src *sources, deployment string) ([]operatorsv1alpha1.We
 		if w.ClientConfig.Service == nil || w.ClientConfig.Service.Path == nil {
 			return nil, fmt.Errorf("webhook %s calls no service path: a CSV can only describe webhooks served by its deployment", w.Name)
 		}
-		if w.NamespaceSelector != nil || len(w.MatchConditions) > 0 {
-			return nil, fmt.Errorf("webhook %s sets a namespaceSelector or matchConditions, which a CSV cannot carry", w.Name)
+		if w.NamespaceSelector != nil {
+			return nil, fmt.Errorf("webhook %s sets a namespaceSelector, which a CSV cannot carry", w.Name)
 		}
 		defs = append(defs, operatorsv1alpha1.WebhookDescription{
 			GenerateName:            w.Name,

@@ -32,15 +32,22 @@ type sources struct {
 
 	deployment          appsv1.Deployment
 	managerRules        []rbacv1.PolicyRule
+	managerOwnRules     []rbacv1.PolicyRule
 	metricsAuthRules    []rbacv1.PolicyRule
 	leaderElectionRules []rbacv1.PolicyRule
-	webhooks            admissionregistrationv1.ValidatingWebhookConfiguration
-	webhookService      corev1.Service
+	// nodeAccount and nodeRules are the node agent's service account (the
+	// CNI plugin's credential) and its ClusterRole's rules: OLM creates the
+	// account from the CSV's clusterPermissions.
+	nodeAccount    corev1.ServiceAccount
+	nodeRules      []rbacv1.PolicyRule
+	webhooks       admissionregistrationv1.ValidatingWebhookConfiguration
+	webhookService corev1.Service
 
-	// metricsService and metricsReader go into the bundle as they are:
-	// OLM creates neither on its own.
+	// metricsService, metricsReader and the manager's disruption budget go
+	// into the bundle as they are: OLM creates none of them on its own.
 	metricsService *unstructured.Unstructured
 	metricsReader  *unstructured.Unstructured
+	disruption     *unstructured.Unstructured
 
 	crds []crdFile
 }
@@ -66,6 +73,7 @@ func loadSources(dir string) (*sources, error) {
 		{"manager/manager.yaml", "Deployment", &s.deployment},
 		{"webhook/manifests.yaml", "ValidatingWebhookConfiguration", &s.webhooks},
 		{"webhook/service.yaml", "Service", &s.webhookService},
+		{"rbac/node_service_account.yaml", "ServiceAccount", &s.nodeAccount},
 	}
 	for _, t := range typed {
 		if err := readTyped(filepath.Join(dir, t.path), t.kind, t.into); err != nil {
@@ -80,6 +88,9 @@ func loadSources(dir string) (*sources, error) {
 		return nil, err
 	}
 	if s.metricsReader, err = readObject(filepath.Join(dir, "rbac", "metrics_reader_role.yaml"), "ClusterRole"); err != nil {
+		return nil, err
+	}
+	if s.disruption, err = readObject(filepath.Join(dir, "manager", "manager.yaml"), "PodDisruptionBudget"); err != nil {
 		return nil, err
 	}
 	s.crds, err = readCRDs(filepath.Join(dir, "crd", "bases"))
@@ -109,7 +120,9 @@ func readKustomization(path string, s *sources) error {
 
 // readRules reads the rules of the operator's roles: the generated
 // ClusterRole and the metrics authentication ClusterRole become the CSV's
-// clusterPermissions, the leader election Role its permissions.
+// clusterPermissions, the generated Role and the leader election Role its
+// permissions; the node agent's ClusterRole becomes the node account's
+// clusterPermissions.
 func readRules(dir string, s *sources) error {
 	roles := []struct {
 		path string
@@ -117,8 +130,10 @@ func readRules(dir string, s *sources) error {
 		into *[]rbacv1.PolicyRule
 	}{
 		{"rbac/role.yaml", "ClusterRole", &s.managerRules},
+		{"rbac/role.yaml", "Role", &s.managerOwnRules},
 		{"rbac/metrics_auth_role.yaml", "ClusterRole", &s.metricsAuthRules},
 		{"rbac/leader_election_role.yaml", "Role", &s.leaderElectionRules},
+		{"rbac/node_role.yaml", "ClusterRole", &s.nodeRules},
 	}
 	for _, r := range roles {
 		var role struct {

@@ -33,7 +33,7 @@ func manifestFiles(src *sources, csv *operatorsv1alpha1.ClusterServiceVersion) (
 	for _, c := range src.crds {
 		files["manifests/"+c.name] = c.raw
 	}
-	for _, obj := range []*unstructured.Unstructured{src.metricsService, src.metricsReader} {
+	for _, obj := range []*unstructured.Unstructured{src.metricsService, src.metricsReader, src.disruption} {
 		name, data, err := extraManifest(obj, src.namePrefix)
 		if err != nil {
 			return nil, err

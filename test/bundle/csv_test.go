@@ -105,27 +105,34 @@ func deref(v any) any {
 
 // TestPermissionsMatchRBAC checks that the operator's account gets, through
 // the CSV, what config/rbac grants it: the generated ClusterRole and the
-// metrics authentication rules cluster-wide, the leader election rules in
-// its namespace, and nothing else.
+// metrics authentication rules cluster-wide, the generated Role and the
+// leader election rules in its namespace; that the node agent's account
+// (which OLM creates from the CSV) gets the plugin's ClusterRole; and
+// nothing else.
 func TestPermissionsMatchRBAC(t *testing.T) {
-	var manager, metricsAuth rbacv1.ClusterRole
-	var leaderElection rbacv1.Role
+	var manager, metricsAuth, node rbacv1.ClusterRole
+	var managerOwn, leaderElection rbacv1.Role
+	var nodeAccount corev1.ServiceAccount
 	readConfig(t, "rbac/role.yaml", "ClusterRole", &manager)
+	readConfig(t, "rbac/role.yaml", "Role", &managerOwn)
 	readConfig(t, "rbac/metrics_auth_role.yaml", "ClusterRole", &metricsAuth)
 	readConfig(t, "rbac/leader_election_role.yaml", "Role", &leaderElection)
+	readConfig(t, "rbac/node_role.yaml", "ClusterRole", &node)
+	readConfig(t, "rbac/node_service_account.yaml", "ServiceAccount", &nodeAccount)
 	csv := loadCSV(t)
 	sa := deploymentOf(t, csv).Spec.Template.Spec.ServiceAccountName
 	strategy := csv.Spec.InstallStrategy.StrategySpec
 
 	want := []operatorsv1alpha1.StrategyDeploymentPermissions{
 		{ServiceAccountName: sa, Rules: slices.Concat(manager.Rules, metricsAuth.Rules)},
+		{ServiceAccountName: namePrefix(t) + nodeAccount.Name, Rules: node.Rules},
 	}
 	if !equality.Semantic.DeepEqual(strategy.ClusterPermissions, want) {
-		t.Errorf("clusterPermissions:\n%+v\nwant config/rbac/role.yaml and metrics_auth_role.yaml:\n%+v", strategy.ClusterPermissions, want)
+		t.Errorf("clusterPermissions:\n%+v\nwant config/rbac/role.yaml and metrics_auth_role.yaml, and node_role.yaml for the node account:\n%+v", strategy.ClusterPermissions, want)
 	}
-	want = []operatorsv1alpha1.StrategyDeploymentPermissions{{ServiceAccountName: sa, Rules: leaderElection.Rules}}
+	want = []operatorsv1alpha1.StrategyDeploymentPermissions{{ServiceAccountName: sa, Rules: slices.Concat(managerOwn.Rules, leaderElection.Rules)}}
 	if !equality.Semantic.DeepEqual(strategy.Permissions, want) {
-		t.Errorf("permissions:\n%+v\nwant config/rbac/leader_election_role.yaml:\n%+v", strategy.Permissions, want)
+		t.Errorf("permissions:\n%+v\nwant the Role of config/rbac/role.yaml and leader_election_role.yaml:\n%+v", strategy.Permissions, want)
 	}
 }
 
@@ -147,6 +154,8 @@ func TestDeploymentMatchesManager(t *testing.T) {
 	got := dep.Spec.DeepCopy()
 	for i := range want.Template.Spec.Containers {
 		want.Template.Spec.Containers[i].Image = image
+		// The node agent runs the same image, named for OLM's mirroring.
+		want.Template.Spec.Containers[i].Env = append(want.Template.Spec.Containers[i].Env, corev1.EnvVar{Name: "RELATED_IMAGE_CNI", Value: image})
 	}
 	if !strings.HasSuffix(got.Template.Spec.ServiceAccountName, "-"+want.Template.Spec.ServiceAccountName) {
 		t.Errorf("serviceAccountName %s is not config/manager's %s with the kustomize prefix", got.Template.Spec.ServiceAccountName, want.Template.Spec.ServiceAccountName)
@@ -158,8 +167,8 @@ func TestDeploymentMatchesManager(t *testing.T) {
 	if v := certVolume(got.Template.Spec); v != "" {
 		t.Errorf("the CSV deployment mounts %s at %s: OLM mounts the webhook certificate there", v, certDir)
 	}
-	if !reflect.DeepEqual(csv.Spec.RelatedImages, []operatorsv1alpha1.RelatedImage{{Name: packageName, Image: image}}) {
-		t.Errorf("relatedImages %v, want the operator image %s", csv.Spec.RelatedImages, image)
+	if !reflect.DeepEqual(csv.Spec.RelatedImages, []operatorsv1alpha1.RelatedImage{{Name: packageName, Image: image}, {Name: "cni", Image: image}}) {
+		t.Errorf("relatedImages %v, want the operator image %s, also as the node agent's (cni)", csv.Spec.RelatedImages, image)
 	}
 }
 
@@ -256,4 +265,15 @@ func readKustomization(t *testing.T, into any) {
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(objs[0].Object, into); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// namePrefix returns the namePrefix of the kustomize install, which the
+// bundle reuses.
+func namePrefix(t *testing.T) string {
+	t.Helper()
+	var kustomization struct {
+		NamePrefix string `json:"namePrefix"`
+	}
+	readKustomization(t, &kustomization)
+	return kustomization.NamePrefix
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/containernetworking/cni/pkg/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
@@ -123,12 +124,7 @@ func TestUnreachableAPIServerIsTryAgainLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = silent.Close() }()
-	refusing, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refusingAddr := refusing.Addr().String()
-	_ = refusing.Close()
+	refusingAddr := closedAddr(t)
 
 	n := newNode(t, "node-unreachable")
 	held := harness.RuntimeConf("c-unreach-held", nil)
@@ -157,13 +153,32 @@ func unreachableNetwork(t *testing.T, n *node, addr string) *libcni.NetworkConfi
 	t.Helper()
 	cfg := *env.Config
 	cfg.Host = "https://" + addr
+	return networkWithConfig(t, n, &cfg, "unreachable")
+}
+
+// networkWithConfig is n's network of pools whose kubeconfig holds cfg,
+// with a 2s timeout.
+func networkWithConfig(t *testing.T, n *node, cfg *rest.Config, pools ...string) *libcni.NetworkConfigList {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := harness.WriteKubeconfig(&cfg, path); err != nil {
+	if err := harness.WriteKubeconfig(cfg, path); err != nil {
 		t.Fatal(err)
 	}
-	ipam := n.ipamConfig("unreachable")
+	ipam := n.ipamConfig(pools...)
 	ipam["kubeconfig"], ipam["timeout"] = path, "2s"
 	return harness.IPAMNetwork("unreachnet", ipam)
+}
+
+// closedAddr returns a loopback address where nothing listens: connections
+// are refused.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
 }
 
 // claimCount counts every claim in the cluster.

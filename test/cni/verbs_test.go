@@ -12,6 +12,7 @@ import (
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -113,20 +114,33 @@ func TestVerbsRoundTrip(t *testing.T) {
 	}
 }
 
-func TestStatusReportsUnavailablePools(t *testing.T) {
+// TestStatusIgnoresPoolState fills one pool and configures another that
+// does not select the node, and one that does not exist: STATUS still
+// answers 0, since runtimes make a node whose STATUS fails NotReady and
+// evict its pods. It answers 50 only when the plugin cannot work at all:
+// the API server does not answer, or refuses its credentials.
+func TestStatusIgnoresPoolState(t *testing.T) {
 	env.CreateReadyPool(t, "status-tiny", ipamv1alpha1.IPPoolSpec{CIDR: "10.61.0.0/31"})
+	env.CreateReadyPool(t, "status-rack9", ipamv1alpha1.IPPoolSpec{CIDR: "10.61.1.0/24",
+		NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"rack": "9"}}})
 	n := newNode(t, "node-status")
-	list := harness.IPAMNetwork("statusnet", n.ipamConfig("status-tiny"))
+	list := harness.IPAMNetwork("statusnet", n.ipamConfig("status-tiny", "status-rack9", "status-missing"))
+	tiny := harness.IPAMNetwork("statusnet", n.ipamConfig("status-tiny"))
+	add(t, n, tiny, harness.RuntimeConf("c-status-1", nil))
+	add(t, n, tiny, harness.RuntimeConf("c-status-2", nil))
+	env.WaitForPool(t, "status-tiny", func(p *ipamv1alpha1.IPPool) bool {
+		return meta.IsStatusConditionTrue(p.Status.Conditions, ipamv1alpha1.PoolExhausted)
+	})
 	if err := n.cni.GetStatusNetworkList(context.Background(), list); err != nil {
-		t.Fatalf("STATUS of a Ready pool: %v", err)
+		t.Fatalf("STATUS with an exhausted, an unselected and a missing pool: %v; want 0", err)
 	}
-	add(t, n, list, harness.RuntimeConf("c-status-1", nil))
-	add(t, n, list, harness.RuntimeConf("c-status-2", nil))
-	env.WaitForPool(t, "status-tiny", func(p *ipamv1alpha1.IPPool) bool { return p.Status.Free == "0" })
-	expectCNIError(t, n.cni.GetStatusNetworkList(context.Background(), list), types.ErrPluginNotAvailable, "pool status-tiny is exhausted")
 
-	missing := harness.IPAMNetwork("statusnet", n.ipamConfig("status-missing"))
-	expectCNIError(t, n.cni.GetStatusNetworkList(context.Background(), missing), types.ErrPluginNotAvailable, "pool status-missing does not exist")
+	refused := *env.Config
+	refused.CertData, refused.KeyData, refused.BearerToken = nil, nil, "not-a-token"
+	expectCNIError(t, n.cni.GetStatusNetworkList(context.Background(), networkWithConfig(t, n, &refused, "status-tiny")),
+		types.ErrPluginNotAvailable, "ipkeeper cannot allocate: the API server refuses the plugin's credentials")
+	expectCNIError(t, n.cni.GetStatusNetworkList(context.Background(), unreachableNetwork(t, n, closedAddr(t))),
+		types.ErrPluginNotAvailable, "ipkeeper cannot allocate: the API server does not answer")
 }
 
 func TestGCReleasesStaleAttachments(t *testing.T) {

@@ -18,9 +18,10 @@
 //   - KUBEBUILDER_ASSETS and CNI_PLUGINS_DIR name directories holding
 //     kube-apiserver and etcd, and the reference CNI plugins; unset, the
 //     harness builds them with hack/test-assets.sh (cached per machine).
-//   - IPKEEPER_PLUGIN_DIR (PluginDirEnv) names the directory of the ipkeeper
-//     plugin that make test built once for every package; unset, the
-//     harness builds one into a temporary directory.
+//   - IPKEEPER_BIN_DIR (BinDirEnv) names the directory of the binaries
+//     (the plugin, the manager, the node agent) that make test built once
+//     for every package; unset, the harness builds the ones a package needs
+//     into a temporary directory.
 //   - IPKEEPER_REQUIRE_ROOT=1 (RequireRootEnv) turns the skip of a test that
 //     needs root into a failure, so that CI cannot pass without running it.
 package harness

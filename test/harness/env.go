@@ -24,6 +24,8 @@ type Options struct {
 	// Webhooks installs config/webhook with a generated serving certificate;
 	// the test then serves the webhooks on Env.WebhookOptions().
 	Webhooks bool
+	// CRDDirs hold more CRDs to install, such as cert-manager's.
+	CRDDirs []string
 }
 
 // Env is a running control plane.
@@ -63,7 +65,7 @@ func Start(opts Options) (*Env, error) {
 	root := RepoRoot()
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		CRDDirectoryPaths:     append([]string{filepath.Join(root, "config", "crd", "bases")}, opts.CRDDirs...),
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}
@@ -120,6 +122,15 @@ func CNIPluginsDir() (string, error) {
 		return dir, nil
 	}
 	return buildAssets("cni-plugins")
+}
+
+// CertManagerCRDs returns CERT_MANAGER_CRDS, or the directory of
+// cert-manager's CRDs in its Go module, downloaded from the module proxy.
+func CertManagerCRDs() (string, error) {
+	if dir := os.Getenv("CERT_MANAGER_CRDS"); dir != "" {
+		return dir, nil
+	}
+	return buildAssets("cert-manager-crds")
 }
 
 func buildAssets(kind string) (string, error) {

@@ -40,7 +40,7 @@ const (
 // (built once per test run), and the reference plugins (host-local) built
 // from test/tools.
 type binaries struct {
-	plugin *harness.Plugin
+	plugin *harness.Binaries
 	// path is the CNI_PATH: ipkeeper's directory, then the reference
 	// plugins'.
 	path []string

@@ -9,12 +9,15 @@
 package operator
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/ipkeeper/ipkeeper/controllers"
@@ -30,7 +33,16 @@ type Cluster struct {
 	Kubeconfig string
 
 	dir      string
+	operator *harness.Manager
 	webhooks *harness.Manager
+}
+
+// Options are the operator's, as the tests run it: the garbage collector's
+// grace period is an hour, so that it never releases a claim during a test.
+var Options = controllers.Options{
+	GCGracePeriod: time.Hour, GCScanInterval: time.Hour,
+	Namespace: harness.OperatorNamespace, NodeServiceAccount: harness.NodeServiceAccount,
+	NodeAgent: controllers.NodeAgentOptions{Image: "registry.invalid/ipkeeper:test", CNIBinDir: "/opt/cni/bin", CNIConfDir: "/etc/cni/net.d"},
 }
 
 // Start starts the control plane, the controllers and the webhooks. The
@@ -57,13 +69,38 @@ func (c *Cluster) start() error {
 	if err := harness.WriteKubeconfig(env.Config, c.Kubeconfig); err != nil {
 		return fmt.Errorf("write the plugin's kubeconfig: %w", err)
 	}
-	_, err = env.StartManager(harness.ManagerOptions{NoWebhookServer: true, Setup: func(mgr ctrl.Manager) error {
-		return controllers.SetupWithManager(mgr, controllers.Options{GCGracePeriod: time.Hour, GCScanInterval: time.Hour})
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: harness.OperatorNamespace}}
+	if err := env.Client.Create(context.Background(), ns); err != nil {
+		return fmt.Errorf("create the operator's namespace: %w", err)
+	}
+	if err := c.StartOperator(); err != nil {
+		return err
+	}
+	return c.StartWebhooks()
+}
+
+// StartOperator starts the operator's controllers, in a manager of their
+// own so that a test can stop them while the webhooks go on.
+func (c *Cluster) StartOperator() error {
+	m, err := c.Env.StartManager(harness.ManagerOptions{NoWebhookServer: true, Setup: func(mgr ctrl.Manager) error {
+		return controllers.SetupWithManager(mgr, Options)
 	}})
 	if err != nil {
 		return err
 	}
-	return c.StartWebhooks()
+	c.operator = m
+	return nil
+}
+
+// StopOperator stops the operator's controllers: pool status, the garbage
+// collector and the admission setup stop, the webhooks go on.
+func (c *Cluster) StopOperator() error {
+	m := c.operator
+	c.operator = nil
+	if m == nil {
+		return nil
+	}
+	return m.Stop()
 }
 
 // StartWebhooks starts the webhook server, in a manager of its own so that

@@ -1,0 +1,66 @@
+// Command ipkeeper-agent is the ipkeeper node agent: the operator runs it on
+// every node (a DaemonSet) to install the CNI plugin, its kubeconfig and
+// node name, and optionally a network configuration, and to rewrite the
+// kubeconfig whenever the kubelet rotates the agent's token. See package
+// cni/nodeagent.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/ipkeeper/ipkeeper/cni/nodeagent"
+)
+
+// version is stamped at build time (-ldflags -X main.version=...).
+var version = "devel"
+
+func main() {
+	cfg := parseFlags()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	logf("Starting", "version", version, "node", cfg.NodeName)
+	if err := nodeagent.Run(ctx, cfg, logf); err != nil {
+		logf("Stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags() nodeagent.Config {
+	var cfg nodeagent.Config
+	flag.StringVar(&cfg.NodeName, "node-name", os.Getenv("NODE_NAME"), "This node's name (default $NODE_NAME, from the downward API).")
+	flag.StringVar(&cfg.Server, "server", inClusterServer(), "The API server's URL for the plugin (default from KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT).")
+	flag.StringVar(&cfg.TokenFile, "token-file", "/var/run/secrets/ipkeeper/token", "The projected service-account token.")
+	flag.StringVar(&cfg.CAFile, "ca-file", "/var/run/secrets/ipkeeper/ca.crt", "The cluster's CA certificate.")
+	flag.StringVar(&cfg.PluginSource, "plugin", "/ipkeeper", "The CNI plugin binary to install.")
+	flag.StringVar(&cfg.CNIBinDir, "cni-bin-dir", "/host/opt/cni/bin", "The node's CNI binary directory, as mounted.")
+	flag.StringVar(&cfg.CNIConfDir, "cni-conf-dir", "/host/etc/cni/net.d", "The node's CNI configuration directory, as mounted.")
+	flag.StringVar(&cfg.NetworkConfigDir, "network-config-dir", "", "A directory of network configurations to install (a mounted ConfigMap); empty installs none.")
+	flag.DurationVar(&cfg.Interval, "interval", 10*time.Second, "How often to look for a rotated token or a changed configuration.")
+	flag.Parse()
+	return cfg
+}
+
+// inClusterServer returns the API server's URL as a pod sees it.
+func inClusterServer() string {
+	host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
+	if host == "" || port == "" {
+		return ""
+	}
+	return "https://" + net.JoinHostPort(host, port)
+}
+
+// logf writes one log line: a message and key/value pairs.
+func logf(msg string, keysAndValues ...any) {
+	line := time.Now().UTC().Format(time.RFC3339) + " " + msg
+	for i := 0; i+1 < len(keysAndValues); i += 2 {
+		line += fmt.Sprintf(" %v=%q", keysAndValues[i], fmt.Sprint(keysAndValues[i+1]))
+	}
+	fmt.Fprintln(os.Stderr, line)
+}

@@ -1,0 +1,101 @@
+package controllers
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+)
+
+// claimProblem is a rule of its pool that a claim breaks: the reason of its
+// Invalid condition and a message that says what to do.
+type claimProblem struct {
+	reason, message string
+}
+
+// checkClaim says which rule of its pool claim breaks, or returns nil. pool
+// is nil when the pool does not exist; siblings are the Address claims of
+// the claim's container. It judges claims after the fact, whoever made
+// them: the plugin's claims skip the webhook, and people's may have been
+// stored while it was down. A pool whose spec cannot be laid out is
+// reported on the pool, not on each of its claims.
+func checkClaim(claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, siblings []ipamv1alpha1.IPClaim) *claimProblem {
+	if pool == nil {
+		return &claimProblem{ipamv1alpha1.ReasonPoolMissing, fmt.Sprintf(
+			"Pool %s does not exist: create it, or release the claim once nothing uses %s.", claim.Spec.Pool, claimTarget(claim))}
+	}
+	layout, err := pool.Spec.Layout()
+	if err != nil {
+		return nil
+	}
+	switch claim.Spec.Type {
+	case ipamv1alpha1.ClaimTypeAddress:
+		if p := checkAddress(claim, pool, layout); p != nil {
+			return p
+		}
+		return checkDuplicate(claim, siblings)
+	case ipamv1alpha1.ClaimTypeBlock:
+		return checkBlock(claim, pool, layout)
+	}
+	return nil
+}
+
+const releaseAdvice = "release the claim once no pod uses it"
+
+func checkAddress(claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, layout ipspace.Layout) *claimProblem {
+	a, err := netip.ParseAddr(claim.Spec.Address)
+	if err != nil || !layout.Prefix().Contains(a) {
+		return &claimProblem{ipamv1alpha1.ReasonOutsidePool, fmt.Sprintf(
+			"Address %s lies outside pool %s (%s): %s, and claim an address of the pool.", claim.Spec.Address, pool.Name, pool.Spec.CIDR, releaseAdvice)}
+	}
+	if why := layout.WhyUnusable(a); why != "" {
+		return &claimProblem{ipamv1alpha1.ReasonUnusable, fmt.Sprintf(
+			"Address %s is %s, which pool %s never hands out: %s, or change the pool.", a, why, pool.Name, releaseAdvice)}
+	}
+	return nil
+}
+
+func checkBlock(claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, layout ipspace.Layout) *claimProblem {
+	p, err := netip.ParsePrefix(claim.Spec.CIDR)
+	if err != nil || !layout.Prefix().Contains(p.Addr()) || p.Addr().BitLen() != layout.Prefix().Addr().BitLen() {
+		return &claimProblem{ipamv1alpha1.ReasonOutsidePool, fmt.Sprintf(
+			"Block %s lies outside pool %s (%s): %s.", claim.Spec.CIDR, pool.Name, pool.Spec.CIDR, releaseAdvice)}
+	}
+	if err := layout.CheckBlock(p); err != nil {
+		return &claimProblem{ipamv1alpha1.ReasonMisaligned, fmt.Sprintf(
+			"%v: blocks of pool %s are /%d and start on a multiple of their size; %s.", err, pool.Name, layout.BlockBits, releaseAdvice)}
+	}
+	return nil
+}
+
+// checkDuplicate finds an older Address claim of the same pool for the same
+// container interface: the older one is the interface's address, the
+// younger is the duplicate.
+func checkDuplicate(claim *ipamv1alpha1.IPClaim, siblings []ipamv1alpha1.IPClaim) *claimProblem {
+	owner := claim.Spec.Owner
+	if owner == nil {
+		return nil
+	}
+	for i := range siblings {
+		other := &siblings[i]
+		o := other.Spec.Owner
+		if other.Name == claim.Name || other.Spec.Type != ipamv1alpha1.ClaimTypeAddress || other.Spec.Pool != claim.Spec.Pool ||
+			o == nil || o.ContainerID != owner.ContainerID || o.Interface != owner.Interface || !olderClaim(other, claim) {
+			continue
+		}
+		return &claimProblem{ipamv1alpha1.ReasonDuplicate, fmt.Sprintf(
+			"Interface %s of container %s already holds %s from pool %s (claim %s): an interface gets one address per pool; %s.",
+			owner.Interface, owner.ContainerID, other.Spec.Address, claim.Spec.Pool, other.Name, releaseAdvice)}
+	}
+	return nil
+}
+
+// olderClaim reports whether a was created before b, or in the same second
+// with a name that sorts first.
+func olderClaim(a, b *ipamv1alpha1.IPClaim) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Name < b.Name
+}

@@ -1,0 +1,74 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+)
+
+// eventInvalid is the reason of the Warning event on a claim found Invalid.
+const eventInvalid = "Invalid"
+
+// reconcileValidity checks a claim against its pool and records the outcome
+// in its Invalid condition. Only a change is written: valid claims that were
+// never marked cost nothing.
+func (r *IPClaimReconciler) reconcileValidity(ctx context.Context, claim *ipamv1alpha1.IPClaim) error {
+	pool := &ipamv1alpha1.IPPool{}
+	if err := r.Get(ctx, client.ObjectKey{Name: claim.Spec.Pool}, pool); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("get IPPool %s: %w", claim.Spec.Pool, err)
+		}
+		pool = nil
+	}
+	siblings, err := r.containerClaims(ctx, claim)
+	if err != nil {
+		return err
+	}
+	return r.recordValidity(ctx, claim, checkClaim(claim, pool, siblings))
+}
+
+// containerClaims lists, from the cache, the claims of an Address claim's
+// container.
+func (r *IPClaimReconciler) containerClaims(ctx context.Context, claim *ipamv1alpha1.IPClaim) ([]ipamv1alpha1.IPClaim, error) {
+	if claim.Spec.Type != ipamv1alpha1.ClaimTypeAddress || claim.Spec.Owner == nil || claim.Spec.Owner.ContainerID == "" {
+		return nil, nil
+	}
+	claims := &ipamv1alpha1.IPClaimList{}
+	if err := r.List(ctx, claims, client.MatchingFields{ipamv1alpha1.FieldContainerID: claim.Spec.Owner.ContainerID}); err != nil {
+		return nil, fmt.Errorf("list claims of container %s: %w", claim.Spec.Owner.ContainerID, err)
+	}
+	return claims.Items, nil
+}
+
+// recordValidity sets the Invalid condition to problem (nil: valid) when it
+// says something else, and announces a claim that became invalid.
+func (r *IPClaimReconciler) recordValidity(ctx context.Context, claim *ipamv1alpha1.IPClaim, problem *claimProblem) error {
+	current := meta.FindStatusCondition(claim.Status.Conditions, ipamv1alpha1.ClaimInvalid)
+	wasInvalid := current != nil && current.Status == metav1.ConditionTrue
+	c := metav1.Condition{Type: ipamv1alpha1.ClaimInvalid, Status: metav1.ConditionFalse, Reason: ipamv1alpha1.ReasonValid,
+		Message: "The claim keeps every rule of its pool."}
+	if problem != nil {
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, problem.reason, problem.message
+	}
+	switch {
+	case problem == nil && !wasInvalid:
+		return nil
+	case problem != nil && wasInvalid && current.Reason == c.Reason && current.Message == c.Message:
+		return nil
+	}
+	if err := r.setClaimCondition(ctx, claim, c); err != nil {
+		return err
+	}
+	if problem != nil {
+		claimsInvalid.WithLabelValues(problem.reason).Inc()
+		r.Recorder.Eventf(claim, nil, corev1.EventTypeWarning, eventInvalid, "Check", "%s", problem.message)
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+)
+
+// NodeAgentReconciler keeps the node agent's DaemonSet as the operator's
+// options describe it, putting back whatever someone changed or deleted.
+// The DaemonSet belongs to the operator's Deployment, when the operator runs
+// as one, so that uninstalling the operator removes it; what the agents
+// wrote stays on the nodes.
+type NodeAgentReconciler struct {
+	client.Client
+	// APIReader reads the operator's Deployment, which the cache does not
+	// hold.
+	APIReader client.Reader
+	// Namespace is the operator's namespace, where the DaemonSet goes.
+	Namespace string
+	// Deployment is the name of the operator's Deployment: the owner of
+	// the DaemonSet, and the source of its image when Agent.Image is empty.
+	Deployment string
+	// Agent describes the node agent.
+	Agent NodeAgentOptions
+}
+
+// managerContainer is the name of the manager's container in its
+// Deployment.
+const managerContainer = "manager"
+
+// +kubebuilder:rbac:groups=apps,namespace=system,resources=daemonsets,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=apps,namespace=system,resources=deployments,verbs=get
+
+// SetupWithManager reconciles the DaemonSet at start and whenever it
+// changes.
+func (r *NodeAgentReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	ours := predicate.NewPredicateFuncs(func(obj client.Object) bool {
+		return obj.GetNamespace() == r.Namespace && obj.GetName() == NodeAgentName
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&appsv1.DaemonSet{}, builder.WithPredicates(ours)).
+		WatchesRawSource(source.Func(r.once)).
+		Named("node-agent").
+		Complete(r)
+}
+
+// once enqueues the DaemonSet when the controller starts: it may not exist.
+func (r *NodeAgentReconciler) once(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+	q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: r.Namespace, Name: NodeAgentName}})
+	return nil
+}
+
+// Reconcile applies the DaemonSet.
+func (r *NodeAgentReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
+	owner, err := r.ownerDeployment(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	opts := r.Agent
+	if opts.Image == "" {
+		opts.Image = imageOf(owner)
+	}
+	if opts.Image == "" {
+		return ctrl.Result{}, errors.New("no image for the node agent: set --node-agent-image or RELATED_IMAGE_CNI, or run the operator as Deployment " + r.Deployment)
+	}
+	ds := nodeAgentDaemonSet(r.Namespace, opts)
+	if owner != nil {
+		ds.WithOwnerReferences(metav1ac.OwnerReference().
+			WithAPIVersion("apps/v1").WithKind("Deployment").WithName(owner.Name).WithUID(owner.UID).
+			WithController(true).WithBlockOwnerDeletion(true))
+	}
+	if err := r.Apply(ctx, ds, client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
+		return ctrl.Result{}, fmt.Errorf("apply DaemonSet %s/%s: %w", r.Namespace, NodeAgentName, err)
+	}
+	return ctrl.Result{}, nil
+}
+
+// ownerDeployment returns the operator's Deployment, or nil when the
+// operator does not run as one (outside a cluster, in tests, in the demo).
+func (r *NodeAgentReconciler) ownerDeployment(ctx context.Context) (*appsv1.Deployment, error) {
+	if r.Deployment == "" {
+		return nil, nil
+	}
+	d := &appsv1.Deployment{}
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: r.Deployment}, d)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get Deployment %s/%s: %w", r.Namespace, r.Deployment, err)
+	}
+	return d, nil
+}
+
+// imageOf returns the image of the manager's container, the default image
+// of the node agent: one image holds the manager, the agent and the plugin.
+func imageOf(d *appsv1.Deployment) string {
+	if d == nil {
+		return ""
+	}
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == managerContainer {
+			return c.Image
+		}
+	}
+	return ""
+}

@@ -1,0 +1,133 @@
+package controllers
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+)
+
+// NodeAgentName is the name of the node agent's DaemonSet.
+const NodeAgentName = "ipkeeper-node-agent"
+
+// Paths inside the node agent's container.
+const (
+	agentHostBinDir  = "/host/opt/cni/bin"
+	agentHostConfDir = "/host/etc/cni/net.d"
+	agentTokenDir    = "/var/run/secrets/ipkeeper"
+	agentNetworkDir  = "/etc/ipkeeper/network"
+	// agentTokenLifetime is how long a projected token lives; the kubelet
+	// renews it at 80% of that, and the agent rewrites the kubeconfig.
+	agentTokenLifetime = 3600
+)
+
+// NodeAgentOptions describe the node agent the operator runs on every node.
+type NodeAgentOptions struct {
+	// Image holds the agent (/ipkeeper-agent) and the plugin (/ipkeeper).
+	Image string
+	// ServiceAccount is the node service account the agent runs as.
+	ServiceAccount string
+	// CNIBinDir and CNIConfDir are the nodes' CNI directories.
+	CNIBinDir, CNIConfDir string
+	// NetworkConfigMap, when set, names a ConfigMap of network
+	// configurations the agent installs on every node.
+	NetworkConfigMap string
+}
+
+// nodeAgentLabels select the node agent's pods.
+var nodeAgentLabels = map[string]string{
+	"app.kubernetes.io/name":      "ipkeeper",
+	"app.kubernetes.io/component": "node-agent",
+}
+
+// nodeAgentDaemonSet returns the node agent's DaemonSet in namespace. It
+// runs on every Linux node, whatever its taints, on the host network (it
+// must work before any pod network does), as system-node-critical. A
+// rolling update starts the new agent before the old one stops, and an
+// agent that stops leaves the plugin in place: no node is ever without a
+// working plugin.
+func nodeAgentDaemonSet(namespace string, o NodeAgentOptions) *appsv1ac.DaemonSetApplyConfiguration {
+	return appsv1ac.DaemonSet(NodeAgentName, namespace).
+		WithLabels(nodeAgentLabels).
+		WithSpec(appsv1ac.DaemonSetSpec().
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(nodeAgentLabels)).
+			WithUpdateStrategy(appsv1ac.DaemonSetUpdateStrategy().
+				WithType("RollingUpdate").
+				WithRollingUpdate(appsv1ac.RollingUpdateDaemonSet().
+					WithMaxSurge(intstr.FromInt32(1)).
+					WithMaxUnavailable(intstr.FromInt32(0)))).
+			WithTemplate(corev1ac.PodTemplateSpec().
+				WithLabels(nodeAgentLabels).
+				WithSpec(nodeAgentPodSpec(o))))
+}
+
+func nodeAgentPodSpec(o NodeAgentOptions) *corev1ac.PodSpecApplyConfiguration {
+	spec := corev1ac.PodSpec().
+		WithServiceAccountName(o.ServiceAccount).
+		// The agent's only credential is the token of its own volume,
+		// with a lifetime it chooses.
+		WithAutomountServiceAccountToken(false).
+		WithHostNetwork(true).
+		WithDNSPolicy(corev1.DNSClusterFirstWithHostNet).
+		WithPriorityClassName("system-node-critical").
+		WithTolerations(corev1ac.Toleration().WithOperator(corev1.TolerationOpExists)).
+		WithNodeSelector(map[string]string{corev1.LabelOSStable: "linux"}).
+		WithTerminationGracePeriodSeconds(10).
+		WithContainers(nodeAgentContainer(o)).
+		WithVolumes(
+			hostPathVolume("cni-bin", o.CNIBinDir),
+			hostPathVolume("cni-conf", o.CNIConfDir),
+			corev1ac.Volume().WithName("token").WithProjected(corev1ac.ProjectedVolumeSource().WithSources(
+				corev1ac.VolumeProjection().WithServiceAccountToken(corev1ac.ServiceAccountTokenProjection().
+					WithPath("token").WithExpirationSeconds(agentTokenLifetime)),
+				corev1ac.VolumeProjection().WithConfigMap(corev1ac.ConfigMapProjection().
+					WithName("kube-root-ca.crt").
+					WithItems(corev1ac.KeyToPath().WithKey("ca.crt").WithPath("ca.crt"))))))
+	if o.NetworkConfigMap != "" {
+		spec.WithVolumes(corev1ac.Volume().WithName("network").WithConfigMap(corev1ac.ConfigMapVolumeSource().
+			WithName(o.NetworkConfigMap).WithOptional(true)))
+	}
+	return spec
+}
+
+func nodeAgentContainer(o NodeAgentOptions) *corev1ac.ContainerApplyConfiguration {
+	args := []string{
+		"--cni-bin-dir=" + agentHostBinDir, "--cni-conf-dir=" + agentHostConfDir,
+		"--token-file=" + agentTokenDir + "/token", "--ca-file=" + agentTokenDir + "/ca.crt",
+	}
+	mounts := []*corev1ac.VolumeMountApplyConfiguration{
+		corev1ac.VolumeMount().WithName("cni-bin").WithMountPath(agentHostBinDir),
+		corev1ac.VolumeMount().WithName("cni-conf").WithMountPath(agentHostConfDir),
+		corev1ac.VolumeMount().WithName("token").WithMountPath(agentTokenDir).WithReadOnly(true),
+	}
+	if o.NetworkConfigMap != "" {
+		args = append(args, "--network-config-dir="+agentNetworkDir)
+		mounts = append(mounts, corev1ac.VolumeMount().WithName("network").WithMountPath(agentNetworkDir).WithReadOnly(true))
+	}
+	return corev1ac.Container().
+		WithName("node-agent").
+		WithImage(o.Image).
+		WithCommand("/ipkeeper-agent").
+		WithArgs(args...).
+		WithEnv(corev1ac.EnvVar().WithName("NODE_NAME").WithValueFrom(corev1ac.EnvVarSource().
+			WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("spec.nodeName")))).
+		WithVolumeMounts(mounts...).
+		WithResources(corev1ac.ResourceRequirements().WithRequests(corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("5m"), corev1.ResourceMemory: resource.MustParse("16Mi"),
+		}).WithLimits(corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")})).
+		// The node's CNI directories belong to root: the agent runs as
+		// root, with no capability and a read-only root file system.
+		WithSecurityContext(corev1ac.SecurityContext().
+			WithRunAsUser(0).WithRunAsNonRoot(false).
+			WithAllowPrivilegeEscalation(false).
+			WithReadOnlyRootFilesystem(true).
+			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL")).
+			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault)))
+}
+
+func hostPathVolume(name, path string) *corev1ac.VolumeApplyConfiguration {
+	return corev1ac.Volume().WithName(name).WithHostPath(corev1ac.HostPathVolumeSource().
+		WithPath(path).WithType(corev1.HostPathDirectoryOrCreate))
+}

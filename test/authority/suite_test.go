@@ -1,0 +1,36 @@
+// Package authority checks who may write which claims, on a real control
+// plane with the admission policy and the webhook configuration installed
+// as config/default installs them, with credentials the API server really
+// issues: tokens of the node service account bound to a pod on a node, as
+// the node agent's projected token is.
+package authority
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/ipkeeper/ipkeeper/test/harness"
+	"github.com/ipkeeper/ipkeeper/test/harness/operator"
+)
+
+var (
+	cluster *operator.Cluster
+	env     *harness.Env
+	// binDir holds the plugin binary.
+	binDir string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(harness.Run(m, func() (func() error, error) {
+		plugin, err := harness.PreparePlugin()
+		if err != nil {
+			return nil, err
+		}
+		if cluster, err = operator.Start(); err != nil {
+			return plugin.Remove, err
+		}
+		env, binDir = cluster.Env, plugin.Dir
+		return func() error { return errors.Join(cluster.Stop(), plugin.Remove()) }, nil
+	}))
+}

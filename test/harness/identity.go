@@ -1,0 +1,99 @@
+package harness
+
+import (
+	"context"
+	"testing"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// The operator's namespace and the node agent's service account, as the
+// kustomize install names them.
+const (
+	OperatorNamespace  = "ipkeeper-system"
+	NodeServiceAccount = "ipkeeper-node"
+)
+
+// tokenLifetime is the lifetime of the tokens the tests request: the
+// shortest the API server grants.
+const tokenLifetime = 600
+
+// CreateNodeAgentPod creates, in the operator's namespace, a pod of the node
+// agent's service account scheduled on node, as the node agent's DaemonSet
+// makes one: the pod a projected token is bound to. The namespace and the
+// service account are created when missing; the node must exist. The pod
+// is deleted when the test ends.
+func (e *Env) CreateNodeAgentPod(t testing.TB, name, node string) *corev1.Pod {
+	t.Helper()
+	ctx := context.Background()
+	for _, obj := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: OperatorNamespace, Name: NodeServiceAccount}},
+	} {
+		if err := e.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("create %T %s: %v", obj, obj.GetName(), err)
+		}
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: OperatorNamespace, Name: name},
+		Spec: corev1.PodSpec{
+			NodeName: node, ServiceAccountName: NodeServiceAccount, AutomountServiceAccountToken: ptr.To(false),
+			Containers: []corev1.Container{{Name: "node-agent", Image: "registry.invalid/ipkeeper:test"}},
+		},
+	}
+	if err := e.Client.Create(ctx, pod); err != nil {
+		t.Fatalf("create the node agent pod %s on %s: %v", name, node, err)
+	}
+	t.Cleanup(func() { e.DeletePod(t, pod) })
+	return pod
+}
+
+// BoundToken returns a token of the node service account bound to pod, the
+// way the kubelet projects one into the pod's volume: the API server
+// authenticates it with the pod's node in the user's extra, for as long as
+// the pod exists.
+func (e *Env) BoundToken(t testing.TB, pod *corev1.Pod) string {
+	t.Helper()
+	return e.token(t, &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID})
+}
+
+// UnboundToken returns a token of the node service account that is bound
+// to nothing, hence to no node.
+func (e *Env) UnboundToken(t testing.TB) string {
+	t.Helper()
+	return e.token(t, nil)
+}
+
+func (e *Env) token(t testing.TB, bound *authenticationv1.BoundObjectReference) string {
+	t.Helper()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: OperatorNamespace, Name: NodeServiceAccount}}
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+		ExpirationSeconds: ptr.To[int64](tokenLifetime), BoundObjectRef: bound,
+	}}
+	if err := e.Client.SubResource("token").Create(context.Background(), sa, req); err != nil {
+		t.Fatalf("request a token of %s/%s: %v", OperatorNamespace, NodeServiceAccount, err)
+	}
+	return req.Status.Token
+}
+
+// TokenConfig returns a client configuration that authenticates with token
+// only.
+func (e *Env) TokenConfig(token string) *rest.Config {
+	return &rest.Config{Host: e.Config.Host, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: e.Config.CAData}}
+}
+
+// TokenClient returns a client that authenticates with token only.
+func (e *Env) TokenClient(t testing.TB, token string) client.Client {
+	t.Helper()
+	c, err := client.New(e.TokenConfig(token), client.Options{Scheme: e.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -1,0 +1,130 @@
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// KustomizeEnv names the variable through which make test hands the tests
+// the pinned kustomize binary.
+const KustomizeEnv = "KUSTOMIZE"
+
+var rendered struct {
+	once sync.Once
+	objs []*unstructured.Unstructured
+	err  error
+}
+
+// Rendered returns the objects of config/default as the pinned kustomize
+// renders them for `make deploy`, rendered once per test binary.
+func Rendered() ([]*unstructured.Unstructured, error) {
+	rendered.once.Do(func() {
+		var out []byte
+		if out, rendered.err = renderDefault(); rendered.err == nil {
+			rendered.objs, rendered.err = DecodeObjects(out)
+		}
+	})
+	return rendered.objs, rendered.err
+}
+
+func renderDefault() ([]byte, error) {
+	kustomize, err := kustomizeBinary()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(kustomize, "build", filepath.Join(RepoRoot(), "config", "default"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("render config/default with %s: %w: %s", kustomize, err, stderr.String())
+	}
+	return out, nil
+}
+
+// kustomizeBinary returns KUSTOMIZE, or the one make installed into bin/.
+func kustomizeBinary() (string, error) {
+	if k := os.Getenv(KustomizeEnv); k != "" {
+		return k, nil
+	}
+	found, _ := filepath.Glob(filepath.Join(RepoRoot(), "bin", "kustomize-*"))
+	if len(found) == 0 {
+		return "", fmt.Errorf("no kustomize: run make kustomize (make test does), or set %s", KustomizeEnv)
+	}
+	return found[len(found)-1], nil
+}
+
+// DecodeObjects parses a multi-document YAML stream, skipping documents
+// that hold only comments.
+func DecodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var objs []*unstructured.Unstructured
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return objs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		obj := &unstructured.Unstructured{}
+		if err := utilyaml.Unmarshal(doc, &obj.Object); err != nil {
+			return nil, err
+		}
+		if len(obj.Object) > 0 {
+			objs = append(objs, obj)
+		}
+	}
+}
+
+// InstallRendered applies, as `make deploy` does (server-side), the
+// objects of config/default whose kind is one of kinds, and deletes them
+// when the test ends.
+func (e *Env) InstallRendered(t testing.TB, kinds ...string) {
+	t.Helper()
+	objs, err := Rendered()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, k := range kinds {
+		want[k] = true
+	}
+	for _, obj := range objs {
+		if want[obj.GetKind()] {
+			e.apply(t, obj)
+		}
+	}
+}
+
+func (e *Env) apply(t testing.TB, obj *unstructured.Unstructured) {
+	t.Helper()
+	ctx := context.Background()
+	obj = obj.DeepCopy()
+	err := e.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("ipkeeper-tests"), client.ForceOwnership)
+	if err != nil {
+		t.Fatalf("apply %s %s: %v", obj.GetKind(), obj.GetName(), err)
+	}
+	if obj.GetKind() == "Namespace" {
+		return // deleting a namespace takes long in envtest, and other tests share it
+	}
+	t.Cleanup(func() {
+		if err := e.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("delete %s %s: %v", obj.GetKind(), obj.GetName(), err)
+		}
+	})
+}
