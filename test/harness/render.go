@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -91,40 +92,45 @@ func DecodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
 	}
 }
 
-// InstallRendered applies, as `make deploy` does (server-side), the
-// objects of config/default whose kind is one of kinds, and deletes them
-// when the test ends.
+// ApplyRendered applies, as make deploy does (server-side), the objects of
+// config/default whose kind is one of kinds, and returns what it applied.
+func (e *Env) ApplyRendered(kinds ...string) ([]*unstructured.Unstructured, error) {
+	objs, err := Rendered()
+	if err != nil {
+		return nil, err
+	}
+	var applied []*unstructured.Unstructured
+	for _, obj := range objs {
+		if !slices.Contains(kinds, obj.GetKind()) {
+			continue
+		}
+		obj = obj.DeepCopy()
+		err := e.Client.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("ipkeeper-tests"), client.ForceOwnership)
+		if err != nil {
+			return applied, fmt.Errorf("apply %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+		applied = append(applied, obj)
+	}
+	return applied, nil
+}
+
+// InstallRendered is ApplyRendered for a test: it deletes what it applied
+// when the test ends, but for namespaces (deleting one takes long in
+// envtest, and other tests share it).
 func (e *Env) InstallRendered(t testing.TB, kinds ...string) {
 	t.Helper()
-	objs, err := Rendered()
+	applied, err := e.ApplyRendered(kinds...)
+	for _, obj := range applied {
+		if obj.GetKind() == "Namespace" {
+			continue
+		}
+		t.Cleanup(func() {
+			if err := e.Client.Delete(context.Background(), obj); err != nil && !apierrors.IsNotFound(err) {
+				t.Errorf("delete %s %s: %v", obj.GetKind(), obj.GetName(), err)
+			}
+		})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{}
-	for _, k := range kinds {
-		want[k] = true
-	}
-	for _, obj := range objs {
-		if want[obj.GetKind()] {
-			e.apply(t, obj)
-		}
-	}
-}
-
-func (e *Env) apply(t testing.TB, obj *unstructured.Unstructured) {
-	t.Helper()
-	ctx := context.Background()
-	obj = obj.DeepCopy()
-	err := e.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("ipkeeper-tests"), client.ForceOwnership)
-	if err != nil {
-		t.Fatalf("apply %s %s: %v", obj.GetKind(), obj.GetName(), err)
-	}
-	if obj.GetKind() == "Namespace" {
-		return // deleting a namespace takes long in envtest, and other tests share it
-	}
-	t.Cleanup(func() {
-		if err := e.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
-			t.Errorf("delete %s %s: %v", obj.GetKind(), obj.GetName(), err)
-		}
-	})
 }
