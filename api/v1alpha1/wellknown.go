@@ -27,6 +27,33 @@ const (
 	// AnnotationIPs lists, comma-separated, the exact addresses a pod asks
 	// for, at most one per family.
 	AnnotationIPs = "ipam.ipkeeper.dev/ips"
+	// AnnotationPrefix begins every ipkeeper annotation; the plugin refuses
+	// a pod annotation under it that it does not know, since a misspelt key
+	// would otherwise be ignored without a word.
+	AnnotationPrefix = "ipam.ipkeeper.dev/"
+)
+
+// NetworkPoolsAnnotation returns the key of the annotation that chooses the
+// pools of one network of a pod (ipam.ipkeeper.dev/pools.<network>, where
+// network is the CNI network name: with Multus, the
+// NetworkAttachmentDefinition's name). It wins over AnnotationPools, which
+// applies to every network of the pod.
+func NetworkPoolsAnnotation(network string) string { return AnnotationPools + "." + network }
+
+// NetworkIPsAnnotation returns the key of the annotation that asks for exact
+// addresses on one network of a pod (ipam.ipkeeper.dev/ips.<network>). It
+// wins over AnnotationIPs, which applies to every network of the pod.
+func NetworkIPsAnnotation(network string) string { return AnnotationIPs + "." + network }
+
+// Annotations of Multus, the meta plugin that attaches several networks to
+// a pod, that the plugin reads to tell which networks a pod has.
+const (
+	// MultusNetworksAnnotation lists a pod's secondary networks: name,
+	// namespace/name, name@interface, or a JSON list of network selection
+	// elements.
+	MultusNetworksAnnotation = "k8s.v1.cni.cncf.io/networks"
+	// MultusDefaultNetworkAnnotation replaces a pod's default network.
+	MultusDefaultNetworkAnnotation = "v1.multus-cni.io/default-network"
 )
 
 // PoolFinalizer keeps a deleted IPPool Terminating until its last claim is

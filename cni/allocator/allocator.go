@@ -26,8 +26,15 @@ type Request struct {
 	Pool   *ipamv1alpha1.IPPool
 	Layout ipspace.Layout
 	Owner  ipamv1alpha1.ClaimOwner
-	// Address, when valid, is the exact address the pod asked for.
-	Address netip.Addr
+	// Address, when valid, is the exact address the pod asked for, and
+	// AddressSource where it asked, for the messages ("annotation
+	// ipam.ipkeeper.dev/ips", "runtimeConfig.ips"; the plain annotation
+	// when empty).
+	Address       netip.Addr
+	AddressSource string
+	// SamePodAdvice, when set, is what to do when another interface of the
+	// same pod holds Address: the source asked for it on every network.
+	SamePodAdvice string
 	// Cursor is the last address this node handed out from the pool; the
 	// search for a free address starts after it.
 	Cursor netip.Addr
@@ -231,9 +238,13 @@ func exhausted(req Request, held []netip.Addr) error {
 // claim of this container for that address counts as success (not created
 // now): the runtime may repeat an ADD.
 func (a *Allocator) allocateExact(ctx context.Context, req Request) (*ipamv1alpha1.IPClaim, bool, error) {
+	source := req.AddressSource
+	if source == "" {
+		source = "annotation " + ipamv1alpha1.AnnotationIPs
+	}
 	if why := req.Layout.WhyUnusable(req.Address); why != "" {
-		return nil, false, newError(ErrAddressUnusable, "address %s asked for in annotation %s is %s: ask for a usable address of pool %s",
-			req.Address, ipamv1alpha1.AnnotationIPs, why, req.Pool.Name)
+		return nil, false, newError(ErrAddressUnusable, "address %s asked for in %s is %s: ask for a usable address of pool %s",
+			req.Address, source, why, req.Pool.Name)
 	}
 	claim := a.addressClaim(req, req.Address)
 	err := a.Store.Create(ctx, claim)
@@ -250,8 +261,18 @@ func (a *Allocator) allocateExact(ctx context.Context, req Request) (*ipamv1alph
 	if SameOwner(holder, req.Owner) {
 		return holder, false, nil
 	}
-	return nil, false, newError(ErrAddressHeld, "address %s asked for in annotation %s is held by %s: ask for another address or release it first",
-		req.Address, ipamv1alpha1.AnnotationIPs, holder.Holder())
+	if o := holder.Spec.Owner; req.SamePodAdvice != "" && samePod(o, req.Owner) {
+		return nil, false, newError(ErrAddressHeld, "address %s asked for in %s is held by interface %s of the same pod, on network %s: %s",
+			req.Address, source, o.Interface, o.Network, req.SamePodAdvice)
+	}
+	return nil, false, newError(ErrAddressHeld, "address %s asked for in %s is held by %s: ask for another address or release it first",
+		req.Address, source, holder.Holder())
+}
+
+// samePod reports whether held, the owner of a claim, is another interface
+// of owner's pod: the same pod UID, or the same sandbox.
+func samePod(held *ipamv1alpha1.ClaimOwner, owner ipamv1alpha1.ClaimOwner) bool {
+	return held != nil && ((held.UID != "" && held.UID == owner.UID) || held.ContainerID == owner.ContainerID)
 }
 
 // SameOwner reports whether claim belongs to owner's container interface.

@@ -15,14 +15,15 @@ import (
 // its CNI error code. The runtime and the people reading its events act on
 // the code; the packages that decide know nothing of CNI.
 var codes = map[error]uint{
-	poolchoice.ErrNoPools:         types.ErrInvalidNetworkConfig,
-	poolchoice.ErrPoolMissing:     cnierr.PoolUnavailable,
-	poolchoice.ErrPoolUnavailable: cnierr.PoolUnavailable,
-	poolchoice.ErrNodeNotSelected: cnierr.NodeNotSelected,
-	poolchoice.ErrBadAnnotation:   cnierr.BadAnnotation,
-	allocator.ErrExhausted:        cnierr.PoolExhausted,
-	allocator.ErrAddressHeld:      cnierr.AddressHeld,
-	allocator.ErrAddressUnusable:  cnierr.BadAnnotation,
+	poolchoice.ErrNoPools:              types.ErrInvalidNetworkConfig,
+	poolchoice.ErrPoolMissing:          cnierr.PoolUnavailable,
+	poolchoice.ErrPoolUnavailable:      cnierr.PoolUnavailable,
+	poolchoice.ErrNodeNotSelected:      cnierr.NodeNotSelected,
+	poolchoice.ErrNamespaceNotSelected: cnierr.NamespaceNotSelected,
+	poolchoice.ErrBadAnnotation:        cnierr.BadAnnotation,
+	allocator.ErrExhausted:             cnierr.PoolExhausted,
+	allocator.ErrAddressHeld:           cnierr.AddressHeld,
+	allocator.ErrAddressUnusable:       cnierr.BadAnnotation,
 }
 
 // asCNIError returns err, the failure of verb, as the CNI error the runtime

@@ -15,7 +15,7 @@ import (
 )
 
 func TestAsCNIError(t *testing.T) {
-	_, _, noPools := poolchoice.Names(nil, nil, nil)
+	_, noPools := poolchoice.Names("net", nil, nil, nil)
 	down := apierrors.NewServiceUnavailable("etcd is down")
 	tests := []struct {
 		name     string
@@ -30,6 +30,7 @@ func TestAsCNIError(t *testing.T) {
 		{name: "pool missing", err: &poolchoice.Error{Kind: poolchoice.ErrPoolMissing}, wantCode: cnierr.PoolUnavailable},
 		{name: "pool unavailable", err: &poolchoice.Error{Kind: poolchoice.ErrPoolUnavailable}, wantCode: cnierr.PoolUnavailable},
 		{name: "node not selected", err: &poolchoice.Error{Kind: poolchoice.ErrNodeNotSelected}, wantCode: cnierr.NodeNotSelected},
+		{name: "namespace not selected", err: &poolchoice.Error{Kind: poolchoice.ErrNamespaceNotSelected}, wantCode: cnierr.NamespaceNotSelected},
 		{name: "bad annotation", err: &poolchoice.Error{Kind: poolchoice.ErrBadAnnotation}, wantCode: cnierr.BadAnnotation},
 		{name: "exhausted", err: &allocator.Error{Kind: allocator.ErrExhausted}, wantCode: cnierr.PoolExhausted},
 		{name: "address held", err: &allocator.Error{Kind: allocator.ErrAddressHeld}, wantCode: cnierr.AddressHeld},

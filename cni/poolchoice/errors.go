@@ -18,7 +18,11 @@ var (
 	ErrPoolUnavailable = errors.New("pool unavailable")
 	// ErrNodeNotSelected: a pool's nodeSelector does not select this node.
 	ErrNodeNotSelected = errors.New("node not selected")
-	// ErrBadAnnotation: an ipam.ipkeeper.dev annotation cannot be used.
+	// ErrNamespaceNotSelected: a pool's namespaceSelector does not select
+	// the pod's namespace, or the caller is no Kubernetes pod.
+	ErrNamespaceNotSelected = errors.New("namespace not selected")
+	// ErrBadAnnotation: an ipam.ipkeeper.dev annotation, or a static
+	// address asked for in the configuration, cannot be used.
 	ErrBadAnnotation = errors.New("bad annotation")
 )
 
