@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	"k8s.io/apimachinery/pkg/labels"
+
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 )
@@ -16,11 +18,12 @@ type claimProblem struct {
 
 // checkClaim says which rule of its pool claim breaks, or returns nil. pool
 // is nil when the pool does not exist; siblings are the Address claims of
-// the claim's container. It judges claims after the fact, whoever made
+// the claim's container; namespace holds the labels of the pod's namespace
+// (nil when it is not known). It judges claims after the fact, whoever made
 // them: the plugin's claims skip the webhook, and people's may have been
 // stored while it was down. A pool whose spec cannot be laid out is
 // reported on the pool, not on each of its claims.
-func checkClaim(claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, siblings []ipamv1alpha1.IPClaim) *claimProblem {
+func checkClaim(claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, siblings []ipamv1alpha1.IPClaim, namespace map[string]string) *claimProblem {
 	if pool == nil {
 		return &claimProblem{ipamv1alpha1.ReasonPoolMissing, fmt.Sprintf(
 			"Pool %s does not exist: create it, or release the claim once nothing uses %s.", claim.Spec.Pool, claimTarget(claim))}
@@ -32,6 +35,9 @@ func checkClaim(claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, siblings
 	switch claim.Spec.Type {
 	case ipamv1alpha1.ClaimTypeAddress:
 		if p := checkAddress(claim, pool, layout); p != nil {
+			return p
+		}
+		if p := checkNamespace(claim, pool, namespace); p != nil {
 			return p
 		}
 		return checkDuplicate(claim, siblings)
@@ -67,6 +73,20 @@ func checkBlock(claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, layout i
 			"%v: blocks of pool %s are /%d and start on a multiple of their size; %s.", err, pool.Name, layout.BlockBits, releaseAdvice)}
 	}
 	return nil
+}
+
+// checkNamespace says whether the pool may serve the namespace of the
+// claim's pod. A claim without a pod namespace, or whose namespace is not
+// known, and a pool whose selector does not parse (reported by the plugin
+// and refused at admission) judge nothing.
+func checkNamespace(claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, namespace map[string]string) *claimProblem {
+	owner := claim.Spec.Owner
+	selector, err := pool.Spec.NamespaceSelection()
+	if owner == nil || owner.Namespace == "" || namespace == nil || selector == nil || err != nil || selector.Matches(labels.Set(namespace)) {
+		return nil
+	}
+	return &claimProblem{ipamv1alpha1.ReasonNamespaceNotSelected, fmt.Sprintf(
+		"Pool %s does not select namespace %s (namespaceSelector %s): %s, or label the namespace.", pool.Name, owner.Namespace, selector, releaseAdvice)}
 }
 
 // checkDuplicate finds an older Address claim of the same pool for the same

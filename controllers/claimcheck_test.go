@@ -24,13 +24,20 @@ func TestCheckClaim(t *testing.T) {
 	younger := address("10.32.1.6")
 	younger.CreationTimestamp = metav1.NewTime(time.Unix(2000, 0))
 	siblings := []ipamv1alpha1.IPClaim{*older, *younger}
+	tenantPool := pool.DeepCopy()
+	tenantPool.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "a"}}
+	podClaim := func(a, namespace string) *ipamv1alpha1.IPClaim {
+		pod := harness.Pod(namespace, "web-0", nil)
+		return harness.AddressClaim("pods", "node-a", a, 24, harness.PodOwner(pod, "c9"))
+	}
 	tests := []struct {
-		name     string
-		claim    *ipamv1alpha1.IPClaim
-		pool     *ipamv1alpha1.IPPool
-		siblings []ipamv1alpha1.IPClaim
-		reason   string
-		message  string
+		name      string
+		claim     *ipamv1alpha1.IPClaim
+		pool      *ipamv1alpha1.IPPool
+		siblings  []ipamv1alpha1.IPClaim
+		namespace map[string]string
+		reason    string
+		message   string
 	}{
 		{name: "valid address", claim: address("10.32.1.5"), pool: pool},
 		{name: "valid block", claim: harness.BlockClaim("pods", "node-a", "10.32.2.0/24"), pool: pool},
@@ -49,12 +56,18 @@ func TestCheckClaim(t *testing.T) {
 		{name: "the older claim of an interface", claim: older, pool: pool, siblings: siblings},
 		{name: "the younger claim of an interface", claim: younger, pool: pool, siblings: siblings, reason: ipamv1alpha1.ReasonDuplicate,
 			message: "Interface eth0 of container c1 already holds 10.32.1.5 from pool pods (claim 10.32.1.5): an interface gets one address per pool; release the claim once no pod uses it."},
+		{name: "a pod of a namespace the pool selects", claim: podClaim("10.32.1.9", "tenant-a"), pool: tenantPool,
+			namespace: map[string]string{"tenant": "a"}},
+		{name: "a pod of a namespace the pool does not select", claim: podClaim("10.32.1.9", "tenant-b"), pool: tenantPool,
+			namespace: map[string]string{"tenant": "b"}, reason: ipamv1alpha1.ReasonNamespaceNotSelected,
+			message: "Pool pods does not select namespace tenant-b (namespaceSelector tenant=a): release the claim once no pod uses it, or label the namespace."},
+		{name: "a pod whose namespace is gone", claim: podClaim("10.32.1.9", "gone"), pool: tenantPool},
 		{name: "a pool whose spec cannot be laid out judges nothing", claim: address("10.99.0.1"),
 			pool: &ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "pods"}, Spec: ipamv1alpha1.IPPoolSpec{CIDR: "10.32.0.1/16"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := checkClaim(tt.claim, tt.pool, tt.siblings)
+			p := checkClaim(tt.claim, tt.pool, tt.siblings, tt.namespace)
 			switch {
 			case tt.reason == "" && p != nil:
 				t.Fatalf("checkClaim = %+v, want the claim valid", *p)

@@ -55,7 +55,7 @@ type IPClaimReconciler struct {
 
 // +kubebuilder:rbac:groups=ipam.ipkeeper.dev,resources=ipclaims,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups=ipam.ipkeeper.dev,resources=ipclaims/status,verbs=patch
-// +kubebuilder:rbac:groups="",resources=pods;nodes,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods;nodes;namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager looks at a claim when it changes, when its pod or node is

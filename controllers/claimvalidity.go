@@ -31,7 +31,35 @@ func (r *IPClaimReconciler) reconcileValidity(ctx context.Context, claim *ipamv1
 	if err != nil {
 		return err
 	}
-	return r.recordValidity(ctx, claim, checkClaim(claim, pool, siblings))
+	namespace, err := r.namespaceLabels(ctx, claim, pool)
+	if err != nil {
+		return err
+	}
+	return r.recordValidity(ctx, claim, checkClaim(claim, pool, siblings, namespace))
+}
+
+// namespaceLabels returns, from the cache, the labels of the namespace of
+// the claim's pod when the pool restricts namespaces; nil when it does not
+// or the namespace is gone.
+func (r *IPClaimReconciler) namespaceLabels(ctx context.Context, claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool) (map[string]string, error) {
+	if pool == nil || claim.Spec.Owner == nil || claim.Spec.Owner.Namespace == "" {
+		return nil, nil
+	}
+	if selector, err := pool.Spec.NamespaceSelection(); selector == nil || err != nil {
+		return nil, nil
+	}
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := r.Get(ctx, client.ObjectKey{Name: claim.Spec.Owner.Namespace}, ns); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("get namespace %s: %w", claim.Spec.Owner.Namespace, err)
+	}
+	if ns.Labels == nil {
+		return map[string]string{}, nil
+	}
+	return ns.Labels, nil
 }
 
 // containerClaims lists, from the cache, the claims of an Address claim's

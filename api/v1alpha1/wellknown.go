@@ -142,6 +142,9 @@ const (
 	// ReasonDuplicate: an older Address claim of the same pool holds an
 	// address for the same container interface.
 	ReasonDuplicate = "Duplicate"
+	// ReasonNamespaceNotSelected: the pool's namespaceSelector does not
+	// select the namespace of the claim's pod.
+	ReasonNamespaceNotSelected = "NamespaceNotSelected"
 	// ReasonValid: the claim keeps every rule of its pool (again).
 	ReasonValid = "Valid"
 )
