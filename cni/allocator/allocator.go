@@ -12,6 +12,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
 )
 
 // Allocator reserves addresses for one node.
@@ -217,7 +218,7 @@ func (a *Allocator) blocksExhausted(ctx context.Context, req Request) error {
 	if err != nil {
 		return err
 	}
-	return newError(ErrExhausted,
+	return ipamerr.New(ErrExhausted,
 		"pool %s has no free address in the blocks of node %s and no free block (%d/%s blocks claimed); strictAffinity forbids borrowing from other nodes' blocks: add a pool or free addresses",
 		req.Pool.Name, a.Node, len(claimed), req.Layout.BlockCapacity())
 }
@@ -230,7 +231,7 @@ func exhausted(req Request, held []netip.Addr) error {
 			inUse++
 		}
 	}
-	return newError(ErrExhausted, "pool %s is exhausted (%d/%s in use): add a pool or free addresses",
+	return ipamerr.New(ErrExhausted, "pool %s is exhausted (%d/%s in use): add a pool or free addresses",
 		req.Pool.Name, inUse, req.Layout.Capacity())
 }
 
@@ -243,7 +244,7 @@ func (a *Allocator) allocateExact(ctx context.Context, req Request) (*ipamv1alph
 		source = "annotation " + ipamv1alpha1.AnnotationIPs
 	}
 	if why := req.Layout.WhyUnusable(req.Address); why != "" {
-		return nil, false, newError(ErrAddressUnusable, "address %s asked for in %s is %s: ask for a usable address of pool %s",
+		return nil, false, ipamerr.New(ErrAddressUnusable, "address %s asked for in %s is %s: ask for a usable address of pool %s",
 			req.Address, source, why, req.Pool.Name)
 	}
 	claim := a.addressClaim(req, req.Address)
@@ -262,10 +263,10 @@ func (a *Allocator) allocateExact(ctx context.Context, req Request) (*ipamv1alph
 		return holder, false, nil
 	}
 	if o := holder.Spec.Owner; req.SamePodAdvice != "" && samePod(o, req.Owner) {
-		return nil, false, newError(ErrAddressHeld, "address %s asked for in %s is held by interface %s of the same pod, on network %s: %s",
+		return nil, false, ipamerr.New(ErrAddressHeld, "address %s asked for in %s is held by interface %s of the same pod, on network %s: %s",
 			req.Address, source, o.Interface, o.Network, req.SamePodAdvice)
 	}
-	return nil, false, newError(ErrAddressHeld, "address %s asked for in %s is held by %s: ask for another address or release it first",
+	return nil, false, ipamerr.New(ErrAddressHeld, "address %s asked for in %s is held by %s: ask for another address or release it first",
 		req.Address, source, holder.Holder())
 }
 

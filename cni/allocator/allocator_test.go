@@ -13,6 +13,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
 )
 
 // nodeLister lists a node's claims, as the plugin does before it allocates.
@@ -81,7 +82,7 @@ func (n *testNode) mustAllocate() netip.Addr {
 // holds want.
 func expectError(t *testing.T, err error, kind error, want string) {
 	t.Helper()
-	var allocErr *Error
+	var allocErr *ipamerr.Error
 	if !errors.As(err, &allocErr) || !errors.Is(err, kind) || !strings.Contains(allocErr.Error(), want) {
 		t.Fatalf("error = %v; want %q containing %q", err, kind, want)
 	}

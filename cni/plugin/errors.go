@@ -8,6 +8,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/cni/allocator"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
 	"github.com/ipkeeper/ipkeeper/cni/poolchoice"
 )
 
@@ -37,15 +38,12 @@ func asCNIError(verb string, err error) error {
 		return nil
 	}
 	var cniErr *types.Error
-	var choiceErr *poolchoice.Error
-	var allocErr *allocator.Error
+	var ipamErr *ipamerr.Error
 	switch {
 	case errors.As(err, &cniErr):
 		return cniErr
-	case errors.As(err, &choiceErr):
-		return types.NewError(codeOf(choiceErr.Kind), choiceErr.Error(), "")
-	case errors.As(err, &allocErr):
-		return types.NewError(codeOf(allocErr.Kind), allocErr.Error(), "")
+	case errors.As(err, &ipamErr):
+		return types.NewError(codeOf(ipamErr.Kind), ipamErr.Error(), "")
 	case errors.Is(err, context.DeadlineExceeded):
 		return cnierr.FromAPI(verb+" (timed out; raise ipam.timeout if the API server is slow)", err)
 	}

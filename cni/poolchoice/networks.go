@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
 )
 
 // knownKeys lists the pod annotations under ipamv1alpha1.AnnotationPrefix,
@@ -65,7 +66,7 @@ func perNetworkKeys(podAnnotations map[string]string) (map[string][]string, erro
 		}
 		kind, net, found := strings.Cut(name, ".")
 		if !found || net == "" || (kind != "pools" && kind != "ips") {
-			return nil, newError(ErrBadAnnotation, "unknown annotation %s on the pod; the keys are %s", key, knownKeys)
+			return nil, ipamerr.New(ErrBadAnnotation, "unknown annotation %s on the pod; the keys are %s", key, knownKeys)
 		}
 		named[net] = append(named[net], key)
 	}
@@ -102,10 +103,10 @@ func unknownNetworks(keys, networks, known []string, allowed int) error {
 		have = "its networks: " + strings.Join(known, ", ") + " and a default network, which can be only one of them"
 	}
 	if len(keys) == 1 {
-		return newError(ErrBadAnnotation, "annotation %s names network %s, which the pod does not have (%s): %sannotation",
+		return ipamerr.New(ErrBadAnnotation, "annotation %s names network %s, which the pod does not have (%s): %sannotation",
 			keys[0], networks[0], have, networkAdvice)
 	}
-	return newError(ErrBadAnnotation, "annotations %s name networks %s, which the pod does not have (%s): %sannotations",
+	return ipamerr.New(ErrBadAnnotation, "annotations %s name networks %s, which the pod does not have (%s): %sannotations",
 		joinAnd(keys), joinAnd(networks), have, networkAdvice)
 }
 

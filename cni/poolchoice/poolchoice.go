@@ -13,6 +13,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
 )
 
 // configSource is the Source of pools from the CNI configuration.
@@ -51,14 +52,14 @@ func Names(network string, podAnnotations, namespaceAnnotations map[string]strin
 			}
 			names := splitList(value)
 			if len(names) == 0 {
-				return Choice{}, newError(ErrBadAnnotation, "the %s annotation %s is empty: list pool names separated by commas, or remove it",
+				return Choice{}, ipamerr.New(ErrBadAnnotation, "the %s annotation %s is empty: list pool names separated by commas, or remove it",
 					source.name, key)
 			}
 			return Choice{Names: names, Source: source.name + " annotation " + key}, nil
 		}
 	}
 	if len(configured) == 0 {
-		return Choice{}, newError(ErrNoPools, "no pool to allocate from: set ipam.pools in the CNI configuration or annotate the pod or namespace with %s",
+		return Choice{}, ipamerr.New(ErrNoPools, "no pool to allocate from: set ipam.pools in the CNI configuration or annotate the pod or namespace with %s",
 			ipamv1alpha1.AnnotationPools)
 	}
 	return Choice{Names: configured, Source: configSource, Configured: true}, nil
@@ -120,11 +121,11 @@ func Choose(choice Choice, pools map[string]*ipamv1alpha1.IPPool, where Placemen
 		if pool == nil {
 			// Its family is unknown, so skipping it could leave a dual-stack
 			// pod with one family and no word of it.
-			return nil, newError(ErrPoolMissing, "pool %s does not exist: create it or fix the pool name", name)
+			return nil, ipamerr.New(ErrPoolMissing, "pool %s does not exist: create it or fix the pool name", name)
 		}
 		prefix, err := ipspace.ParsePrefix(pool.Spec.CIDR)
 		if err != nil {
-			return nil, newError(ErrPoolUnavailable, "pool %s has an invalid cidr: %v", name, err)
+			return nil, ipamerr.New(ErrPoolUnavailable, "pool %s has an invalid cidr: %v", name, err)
 		}
 		f := family(&families, prefix.Addr().Is4())
 		err = Usable(pool, where.Node, where.NodeLabels)
@@ -164,15 +165,15 @@ func family(families *[]Family, v4 bool) *Family {
 // others, so the message names every pool that was skipped.
 func firstReason(reasons []error) error {
 	if len(reasons) == 0 {
-		return newError(ErrPoolUnavailable, "no pool to allocate from")
+		return ipamerr.New(ErrPoolUnavailable, "no pool to allocate from")
 	}
-	var first *Error
+	var first *ipamerr.Error
 	if errors.As(reasons[0], &first) && len(reasons) > 1 {
 		msgs := make([]string, len(reasons))
 		for i, r := range reasons {
 			msgs[i] = r.Error()
 		}
-		return newError(first.Kind, "%s", strings.Join(msgs, "; "))
+		return ipamerr.New(first.Kind, "%s", strings.Join(msgs, "; "))
 	}
 	return reasons[0]
 }

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
 )
 
 func TestNames(t *testing.T) {
@@ -320,7 +321,7 @@ func TestPinChecks(t *testing.T) {
 // holds want.
 func expectError(t *testing.T, err error, kind error, want string) {
 	t.Helper()
-	var choiceErr *Error
+	var choiceErr *ipamerr.Error
 	if !errors.As(err, &choiceErr) || !errors.Is(err, kind) || !strings.Contains(choiceErr.Error(), want) {
 		t.Fatalf("error = %v; want %q containing %q", err, kind, want)
 	}

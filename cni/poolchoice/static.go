@@ -8,6 +8,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
 )
 
 // everyNetworkAdvice is what to do when the plain ips annotation, which
@@ -73,7 +74,7 @@ func RequestedAddresses(network string, runtimeIPs []string, runtimeSource strin
 		}
 		entries := splitList(value)
 		if len(entries) == 0 {
-			return Statics{}, newError(ErrBadAnnotation, "%s is empty: list addresses separated by commas, or remove it", statics.Source)
+			return Statics{}, ipamerr.New(ErrBadAnnotation, "%s is empty: list addresses separated by commas, or remove it", statics.Source)
 		}
 		return parseStatics(statics, entries)
 	}
@@ -86,11 +87,11 @@ func parseStatics(statics Statics, entries []string) (Statics, error) {
 	for _, entry := range entries {
 		s, err := parseStatic(strings.TrimSpace(entry))
 		if err != nil {
-			return Statics{}, newError(ErrBadAnnotation, "%s: %v", statics.Source, err)
+			return Statics{}, ipamerr.New(ErrBadAnnotation, "%s: %v", statics.Source, err)
 		}
 		for _, prev := range statics.Addrs {
 			if prev.Addr.Is4() == s.Addr.Is4() {
-				return Statics{}, newError(ErrBadAnnotation, "%s asks for %s and %s: ask for at most one address per family",
+				return Statics{}, ipamerr.New(ErrBadAnnotation, "%s asks for %s and %s: ask for at most one address per family",
 					statics.Source, prev, s)
 			}
 		}
@@ -128,7 +129,7 @@ func Pin(families []Family, statics Statics, poolSource string) ([]Family, error
 func pin(families []Family, s Static, statics Statics, poolSource string) ([]Family, error) {
 	i := familyIndex(families, s.Addr.Is4())
 	if i < 0 {
-		return nil, newError(ErrBadAnnotation, "%s asks for %s address %s, but the pools chosen by the %s (%s) have no %s pool: ask for an address of their family, or choose a pool of its family too",
+		return nil, ipamerr.New(ErrBadAnnotation, "%s asks for %s address %s, but the pools chosen by the %s (%s) have no %s pool: ask for an address of their family, or choose a pool of its family too",
 			statics.Source, ipspace.Family(s.Addr), s, poolSource, poolNames(families), ipspace.Family(s.Addr))
 	}
 	f := &families[i]
@@ -138,7 +139,7 @@ func pin(families []Family, s Static, statics Statics, poolSource string) ([]Fam
 			continue
 		}
 		if s.Bits >= 0 && s.Bits != prefix.Bits() {
-			return nil, newError(ErrBadAnnotation, "%s asks for %s, but pool %s is %s: give the pool's prefix length, %s/%d, or the bare address",
+			return nil, ipamerr.New(ErrBadAnnotation, "%s asks for %s, but pool %s is %s: give the pool's prefix length, %s/%d, or the bare address",
 				statics.Source, s, pool.Name, prefix, s.Addr, prefix.Bits())
 		}
 		f.Pools, f.Requested, f.RequestedIn = []*ipamv1alpha1.IPPool{pool}, s.Addr, statics.Source
@@ -149,19 +150,19 @@ func pin(families []Family, s Static, statics Statics, poolSource string) ([]Fam
 	}
 	for _, skipped := range f.skipped {
 		if skipped.prefix.Contains(s.Addr) {
-			var reason *Error
+			var reason *ipamerr.Error
 			kind := ErrPoolUnavailable
 			if errors.As(skipped.reason, &reason) {
 				kind = reason.Kind
 			}
-			return nil, newError(kind, "%s asks for %s, in pool %s: %v", statics.Source, s, skipped.pool.Name, skipped.reason)
+			return nil, ipamerr.New(kind, "%s asks for %s, in pool %s: %v", statics.Source, s, skipped.pool.Name, skipped.reason)
 		}
 	}
 	if statics.EveryNetwork && statics.severalNetworks {
-		return nil, newError(ErrBadAnnotation, "address %s asked for in %s lies in none of the pools chosen by the %s for network %s: %s",
+		return nil, ipamerr.New(ErrBadAnnotation, "address %s asked for in %s lies in none of the pools chosen by the %s for network %s: %s",
 			s.Addr, statics.Source, poolSource, statics.Network, everyNetworkAdvice)
 	}
-	return nil, newError(ErrBadAnnotation, "address %s asked for in %s lies in none of the pools chosen by the %s: ask for an address of one of them",
+	return nil, ipamerr.New(ErrBadAnnotation, "address %s asked for in %s lies in none of the pools chosen by the %s: ask for an address of one of them",
 		s.Addr, statics.Source, poolSource)
 }
 
