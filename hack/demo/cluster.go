@@ -14,6 +14,8 @@ import (
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/test/harness"
+
+	"github.com/ipkeeper/ipkeeper/hack/manifests"
 )
 
 // controlPlaneBuild is roughly how long the first build of kube-apiserver
@@ -111,7 +113,7 @@ func (d *demo) applySamples(ctx context.Context) error {
 		if err != nil {
 			return fatal(err)
 		}
-		objs, err := harness.DecodeObjects(data)
+		objs, err := manifests.Decode(data)
 		if err != nil {
 			return fatal(fmt.Errorf("read %s: %w", f, err))
 		}

@@ -1,12 +1,9 @@
 package harness
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +13,9 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ipkeeper/ipkeeper/hack/manifests"
 )
 
 // KustomizeEnv names the variable through which make test hands the tests
@@ -36,7 +34,7 @@ func Rendered() ([]*unstructured.Unstructured, error) {
 	rendered.once.Do(func() {
 		var out []byte
 		if out, rendered.err = renderDefault(); rendered.err == nil {
-			rendered.objs, rendered.err = DecodeObjects(out)
+			rendered.objs, rendered.err = manifests.Decode(out)
 		}
 	})
 	return rendered.objs, rendered.err
@@ -67,29 +65,6 @@ func kustomizeBinary() (string, error) {
 		return "", fmt.Errorf("no kustomize: run make kustomize (make test does), or set %s", KustomizeEnv)
 	}
 	return found[len(found)-1], nil
-}
-
-// DecodeObjects parses a multi-document YAML stream, skipping documents
-// that hold only comments.
-func DecodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var objs []*unstructured.Unstructured
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return objs, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		obj := &unstructured.Unstructured{}
-		if err := utilyaml.Unmarshal(doc, &obj.Object); err != nil {
-			return nil, err
-		}
-		if len(obj.Object) > 0 {
-			objs = append(objs, obj)
-		}
-	}
 }
 
 // ApplyRendered applies, as make deploy does (server-side), the objects of
