@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ipkeeper/ipkeeper/hack/manifests"
+	"github.com/ipkeeper/ipkeeper/hack/kubeyaml"
 )
 
 // sources are the parts of config/ that the bundle is built from. Names are
@@ -209,7 +209,7 @@ func readObjects(path string) ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
-	objs, err := manifests.Decode(data)
+	objs, err := kubeyaml.Decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}

@@ -15,7 +15,7 @@ import (
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/test/harness"
 
-	"github.com/ipkeeper/ipkeeper/hack/manifests"
+	"github.com/ipkeeper/ipkeeper/hack/kubeyaml"
 )
 
 // controlPlaneBuild is roughly how long the first build of kube-apiserver
@@ -113,7 +113,7 @@ func (d *demo) applySamples(ctx context.Context) error {
 		if err != nil {
 			return fatal(err)
 		}
-		objs, err := manifests.Decode(data)
+		objs, err := kubeyaml.Decode(data)
 		if err != nil {
 			return fatal(fmt.Errorf("read %s: %w", f, err))
 		}

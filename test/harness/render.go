@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ipkeeper/ipkeeper/hack/manifests"
+	"github.com/ipkeeper/ipkeeper/hack/kubeyaml"
 )
 
 // KustomizeEnv names the variable through which make test hands the tests
@@ -34,7 +34,7 @@ func Rendered() ([]*unstructured.Unstructured, error) {
 	rendered.once.Do(func() {
 		var out []byte
 		if out, rendered.err = renderDefault(); rendered.err == nil {
-			rendered.objs, rendered.err = manifests.Decode(out)
+			rendered.objs, rendered.err = kubeyaml.Decode(out)
 		}
 	})
 	return rendered.objs, rendered.err

@@ -1,6 +1,6 @@
-// Package manifests reads the YAML manifests of config/ and of kustomize's
+// Package kubeyaml reads the YAML manifests of config/ and of kustomize's
 // output, for the generators and the tests that check them.
-package manifests
+package kubeyaml
 
 import (
 	"bufio"
