@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/containernetworking/cni/pkg/skel"
-	current "github.com/containernetworking/cni/pkg/types/100"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
@@ -130,17 +129,7 @@ func TestAddNetworksAndTenancy(t *testing.T) {
 			p := testPlugin(t, f, tt.pools, tt.conf)
 			res, err := p.Add(t.Context(), &skel.CmdArgs{ContainerID: "c1", IfName: "eth0", Args: tt.args})
 			expectCNIError(t, err, tt.wantCode, tt.wantMsg)
-			var got []string
-			if err == nil {
-				result, err := current.NewResultFromResult(res)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, ip := range result.IPs {
-					got = append(got, ip.Address.String())
-				}
-			}
-			if !slices.Equal(got, tt.want) {
+			if got := resultAddresses(t, res); !slices.Equal(got, tt.want) {
 				t.Fatalf("addresses = %v, want %v", got, tt.want)
 			}
 			held := addressesOf(f, func(c *ipamv1alpha1.IPClaim) bool {
