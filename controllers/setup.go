@@ -36,11 +36,13 @@ type Options struct {
 }
 
 // Timing of AdmissionSetup: retry soon after a failure (the API server may
-// be starting too); otherwise check now and then that nobody removed or
-// rewrote the rules.
+// be starting too); otherwise check every minute that nobody removed or
+// rewrote the rules (OLM rewrites the webhook registration it owns when it
+// renews its certificate). A check that finds everything in place costs a
+// list and two no-op applies.
 const (
 	admissionRetryInterval = 10 * time.Second
-	admissionResync        = 10 * time.Minute
+	admissionResync        = time.Minute
 )
 
 // SetupWithManager registers every controller with mgr. The manager's cache
