@@ -48,9 +48,8 @@ func (r *IPClaimReconciler) namespaceLabels(ctx context.Context, claim *ipamv1al
 	if selector, err := pool.Spec.NamespaceSelection(); selector == nil || err != nil {
 		return nil, nil
 	}
-	ns := &metav1.PartialObjectMetadata{}
-	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	if err := r.Get(ctx, client.ObjectKey{Name: claim.Spec.Owner.Namespace}, ns); err != nil {
+	ns := metadataOf("Namespace", "", claim.Spec.Owner.Namespace)
+	if err := r.Get(ctx, client.ObjectKeyFromObject(ns), ns); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}

@@ -65,7 +65,7 @@ func init() {
 	// Every series exists, at zero, from the start, so that rate() and
 	// increase() see the first orphan and the first release.
 	gcClaimsOrphaned.WithLabelValues(ipamv1alpha1.ReasonPodGone)
-	for _, reason := range []string{ipamv1alpha1.ReasonPodGone, ipamv1alpha1.ReasonNodeGone} {
+	for _, reason := range []string{ipamv1alpha1.ReasonPodGone, ipamv1alpha1.ReasonNodeGone, ipamv1alpha1.ReasonPoolGone} {
 		gcClaimsReleased.WithLabelValues(reason)
 	}
 	for _, reason := range invalidReasons {

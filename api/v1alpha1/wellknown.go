@@ -118,6 +118,11 @@ const (
 	// lies inside it, without a grace period: no pod can run on a node that
 	// is gone.
 	ReasonNodeGone = "NodeGone"
+	// ReasonPoolGone: the pool of a Block claim is being deleted, or no
+	// longer exists (it was deleted while a node claimed the block). The
+	// garbage collector releases such a block as soon as no Address claim
+	// lies inside it, so that the pool's deletion can complete.
+	ReasonPoolGone = "PoolGone"
 )
 
 // IPClaim condition Invalid and its reasons. The operator checks every
