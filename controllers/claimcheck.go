@@ -40,9 +40,34 @@ func checkClaim(claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, siblings
 		if p := checkNamespace(claim, pool, namespace); p != nil {
 			return p
 		}
-		return checkDuplicate(claim, siblings)
+		if p := checkDuplicate(claim, siblings); p != nil {
+			return p
+		}
 	case ipamv1alpha1.ClaimTypeBlock:
-		return checkBlock(claim, pool, layout)
+		if p := checkBlock(claim, pool, layout); p != nil {
+			return p
+		}
+	}
+	return checkLabels(claim, layout)
+}
+
+// checkLabels compares the ipkeeper labels a claim carries with those its
+// spec implies (ipamv1alpha1.ClaimLabels): nodes list claims by them, so a
+// wrong one hides a claim from its node or shows it to another. A label
+// left out is not judged, as at admission. The claim's address or block is
+// valid here.
+func checkLabels(claim *ipamv1alpha1.IPClaim, layout ipspace.Layout) *claimProblem {
+	block := claim.Name // a Block claim's block is itself
+	if a, err := netip.ParseAddr(claim.Spec.Address); err == nil {
+		block = ipspace.BlockClaimName(layout.BlockOf(a))
+	}
+	want := ipamv1alpha1.ClaimLabels(claim.Spec.Pool, claim.Spec.Node, block)
+	for _, key := range []string{ipamv1alpha1.LabelPool, ipamv1alpha1.LabelNode, ipamv1alpha1.LabelBlock} {
+		if got, ok := claim.Labels[key]; ok && got != want[key] {
+			return &claimProblem{ipamv1alpha1.ReasonLabels, fmt.Sprintf(
+				"Label %s is %q but the spec makes it %q: nodes list claims by it, and ipkeeper labels never change; %s, and claim again.",
+				key, got, want[key], releaseAdvice)}
+		}
 	}
 	return nil
 }

@@ -62,6 +62,13 @@ func TestCheckClaim(t *testing.T) {
 			namespace: map[string]string{"tenant": "b"}, reason: ipamv1alpha1.ReasonNamespaceNotSelected,
 			message: "Pool pods does not select namespace tenant-b (namespaceSelector tenant=a): release the claim once no pod uses it, or label the namespace."},
 		{name: "a pod whose namespace is gone", claim: podClaim("10.32.1.9", "gone"), pool: tenantPool},
+		{name: "a node label of another node", claim: withLabel(address("10.32.1.7"), ipamv1alpha1.LabelNode, "node-b"), pool: pool,
+			reason: ipamv1alpha1.ReasonLabels,
+			message: `Label ipam.ipkeeper.dev/node is "node-b" but the spec makes it "node-a": nodes list claims by it, and ipkeeper labels never change; release the claim once no pod uses it, and claim again.`},
+		{name: "a block label of another block", claim: withLabel(address("10.32.1.7"), ipamv1alpha1.LabelBlock, "10.32.2.0-24"), pool: pool,
+			reason: ipamv1alpha1.ReasonLabels},
+		{name: "a block label left out", claim: withoutLabel(address("10.32.1.7"), ipamv1alpha1.LabelBlock), pool: pool},
+		{name: "a Block claim labelled with itself", claim: withLabel(harness.BlockClaim("pods", "node-a", "10.32.2.0/24"), ipamv1alpha1.LabelBlock, "10.32.2.0-24"), pool: pool},
 		{name: "a pool whose spec cannot be laid out judges nothing", claim: address("10.99.0.1"),
 			pool: &ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: "pods"}, Spec: ipamv1alpha1.IPPoolSpec{CIDR: "10.32.0.1/16"}}},
 	}
@@ -107,4 +114,14 @@ func TestClaimOfMissingPoolIsMarkedUntilThePoolComes(t *testing.T) {
 		}
 		return expectCondition(c.Status.Conditions, ipamv1alpha1.ClaimInvalid, metav1.ConditionFalse, ipamv1alpha1.ReasonValid)
 	})
+}
+
+func withLabel(c *ipamv1alpha1.IPClaim, key, value string) *ipamv1alpha1.IPClaim {
+	c.Labels[key] = value
+	return c
+}
+
+func withoutLabel(c *ipamv1alpha1.IPClaim, key string) *ipamv1alpha1.IPClaim {
+	delete(c.Labels, key)
+	return c
 }

@@ -43,7 +43,7 @@ var claimsInvalid = prometheus.NewCounterVec(prometheus.CounterOpts{
 // invalidReasons are the reasons a claim can be Invalid for.
 var invalidReasons = []string{
 	ipamv1alpha1.ReasonPoolMissing, ipamv1alpha1.ReasonOutsidePool, ipamv1alpha1.ReasonUnusable,
-	ipamv1alpha1.ReasonMisaligned, ipamv1alpha1.ReasonDuplicate, ipamv1alpha1.ReasonNamespaceNotSelected,
+	ipamv1alpha1.ReasonMisaligned, ipamv1alpha1.ReasonDuplicate, ipamv1alpha1.ReasonNamespaceNotSelected, ipamv1alpha1.ReasonLabels,
 }
 
 // Garbage-collector counters, by reason (ipamv1alpha1.ReasonPodGone or

@@ -207,13 +207,11 @@ func (v *IPClaimValidator) validateNamespace(ctx context.Context, spec *field.Pa
 // its spec: nodes list claims by them, so a wrong label hides a claim from
 // the node that must see it. block is the claim's block, when known.
 func validateLabels(claim *ipamv1alpha1.IPClaim, block netip.Prefix) field.ErrorList {
-	want := map[string]string{
-		ipamv1alpha1.LabelPool: ipamv1alpha1.LabelValue(claim.Spec.Pool),
-		ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(claim.Spec.Node),
-	}
+	var blockName string
 	if block.IsValid() {
-		want[ipamv1alpha1.LabelBlock] = ipspace.BlockClaimName(block)
+		blockName = ipspace.BlockClaimName(block)
 	}
+	want := ipamv1alpha1.ClaimLabels(claim.Spec.Pool, claim.Spec.Node, blockName)
 	source := map[string]string{
 		ipamv1alpha1.LabelPool:  "spec.pool",
 		ipamv1alpha1.LabelNode:  "spec.node",

@@ -18,6 +18,18 @@ const (
 	LabelBlock = "ipam.ipkeeper.dev/block"
 )
 
+// ClaimLabels returns the labels ipkeeper puts on a claim of pool made by
+// node: LabelPool, LabelNode and, when block is not empty, LabelBlock
+// naming the Block claim whose range holds the claim. They are derived from
+// the spec, never change, and nodes list claims by them.
+func ClaimLabels(pool, node, block string) map[string]string {
+	labels := map[string]string{LabelPool: LabelValue(pool), LabelNode: LabelValue(node)}
+	if block != "" {
+		labels[LabelBlock] = block
+	}
+	return labels
+}
+
 // Annotations users set on pods and namespaces.
 const (
 	// AnnotationPools lists, comma-separated, the pools a pod takes addresses
@@ -150,6 +162,8 @@ const (
 	// ReasonNamespaceNotSelected: the pool's namespaceSelector does not
 	// select the namespace of the claim's pod.
 	ReasonNamespaceNotSelected = "NamespaceNotSelected"
+	// ReasonLabels: an ipkeeper label of the claim disagrees with its spec.
+	ReasonLabels = "Labels"
 	// ReasonValid: the claim keeps every rule of its pool (again).
 	ReasonValid = "Valid"
 )

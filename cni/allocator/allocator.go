@@ -66,7 +66,7 @@ func (a *Allocator) allocate(ctx context.Context, req Request) (*ipamv1alpha1.IP
 	if req.Address.IsValid() {
 		return a.allocateExact(ctx, req)
 	}
-	blocks, held := nodeBlocks(req)
+	blocks, held := nodeBlocks(req, a.Node)
 	claim, err := a.createFirst(ctx, req, roundRobin(req.Layout, blocks, held, req.Cursor))
 	if claim == nil && err == nil {
 		claim, err = a.allocateInNewBlock(ctx, req, blocks)
@@ -82,7 +82,7 @@ func (a *Allocator) allocate(ctx context.Context, req Request) (*ipamv1alpha1.IP
 
 // nodeBlocks returns the node's blocks of the pool, sorted, and the
 // addresses the node holds in the pool.
-func nodeBlocks(req Request) ([]netip.Prefix, map[netip.Addr]bool) {
+func nodeBlocks(req Request, node string) ([]netip.Prefix, map[netip.Addr]bool) {
 	var blocks []netip.Prefix
 	held := make(map[netip.Addr]bool, len(req.NodeClaims))
 	for _, c := range req.NodeClaims {
@@ -91,7 +91,9 @@ func nodeBlocks(req Request) ([]netip.Prefix, map[netip.Addr]bool) {
 		}
 		switch c.Spec.Type {
 		case ipamv1alpha1.ClaimTypeBlock:
-			if p, err := netip.ParsePrefix(c.Spec.CIDR); err == nil && req.Layout.CheckBlock(p) == nil {
+			// The list is by node label; a block whose label lies about its
+			// node is not this node's to allocate in.
+			if p, err := netip.ParsePrefix(c.Spec.CIDR); err == nil && c.Spec.Node == node && req.Layout.CheckBlock(p) == nil {
 				blocks = append(blocks, p)
 			}
 		case ipamv1alpha1.ClaimTypeAddress:
@@ -288,11 +290,7 @@ func (a *Allocator) addressClaim(req Request, addr netip.Addr) *ipamv1alpha1.IPC
 	return &ipamv1alpha1.IPClaim{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: ipspace.AddressClaimName(addr),
-			Labels: map[string]string{
-				ipamv1alpha1.LabelPool:  ipamv1alpha1.LabelValue(req.Pool.Name),
-				ipamv1alpha1.LabelNode:  ipamv1alpha1.LabelValue(a.Node),
-				ipamv1alpha1.LabelBlock: ipspace.BlockClaimName(req.Layout.BlockOf(addr)),
-			},
+			Labels: ipamv1alpha1.ClaimLabels(req.Pool.Name, a.Node, ipspace.BlockClaimName(req.Layout.BlockOf(addr))),
 		},
 		Spec: ipamv1alpha1.IPClaimSpec{
 			Pool:    req.Pool.Name,
@@ -309,10 +307,7 @@ func (a *Allocator) blockClaim(req Request, block netip.Prefix) *ipamv1alpha1.IP
 	return &ipamv1alpha1.IPClaim{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: ipspace.BlockClaimName(block),
-			Labels: map[string]string{
-				ipamv1alpha1.LabelPool: ipamv1alpha1.LabelValue(req.Pool.Name),
-				ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(a.Node),
-			},
+			Labels: ipamv1alpha1.ClaimLabels(req.Pool.Name, a.Node, ""),
 		},
 		Spec: ipamv1alpha1.IPClaimSpec{
 			Pool: req.Pool.Name,
