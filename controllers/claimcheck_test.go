@@ -63,7 +63,7 @@ func TestCheckClaim(t *testing.T) {
 			message: "Pool pods does not select namespace tenant-b (namespaceSelector tenant=a): release the claim once no pod uses it, or label the namespace."},
 		{name: "a pod whose namespace is gone", claim: podClaim("10.32.1.9", "gone"), pool: tenantPool},
 		{name: "a node label of another node", claim: withLabel(address("10.32.1.7"), ipamv1alpha1.LabelNode, "node-b"), pool: pool,
-			reason: ipamv1alpha1.ReasonLabels,
+			reason:  ipamv1alpha1.ReasonLabels,
 			message: `Label ipam.ipkeeper.dev/node is "node-b" but the spec makes it "node-a": nodes list claims by it, and ipkeeper labels never change; release the claim once no pod uses it, and claim again.`},
 		{name: "a block label of another block", claim: withLabel(address("10.32.1.7"), ipamv1alpha1.LabelBlock, "10.32.2.0-24"), pool: pool,
 			reason: ipamv1alpha1.ReasonLabels},

@@ -289,7 +289,7 @@ func (a *Allocator) addressClaim(req Request, addr netip.Addr) *ipamv1alpha1.IPC
 	owner := req.Owner
 	return &ipamv1alpha1.IPClaim{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: ipspace.AddressClaimName(addr),
+			Name:   ipspace.AddressClaimName(addr),
 			Labels: ipamv1alpha1.ClaimLabels(req.Pool.Name, a.Node, ipspace.BlockClaimName(req.Layout.BlockOf(addr))),
 		},
 		Spec: ipamv1alpha1.IPClaimSpec{
@@ -306,7 +306,7 @@ func (a *Allocator) addressClaim(req Request, addr netip.Addr) *ipamv1alpha1.IPC
 func (a *Allocator) blockClaim(req Request, block netip.Prefix) *ipamv1alpha1.IPClaim {
 	return &ipamv1alpha1.IPClaim{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: ipspace.BlockClaimName(block),
+			Name:   ipspace.BlockClaimName(block),
 			Labels: ipamv1alpha1.ClaimLabels(req.Pool.Name, a.Node, ""),
 		},
 		Spec: ipamv1alpha1.IPClaimSpec{
