@@ -62,17 +62,26 @@ func checkLabels(claim *ipamv1alpha1.IPClaim, layout ipspace.Layout) *claimProbl
 		block = ipspace.BlockClaimName(layout.BlockOf(a))
 	}
 	want := ipamv1alpha1.ClaimLabels(claim.Spec.Pool, claim.Spec.Node, block)
+	advice := releaseAdvice
+	if claim.Spec.Type == ipamv1alpha1.ClaimTypeBlock {
+		advice = releaseBlockAdvice
+	}
 	for _, key := range []string{ipamv1alpha1.LabelPool, ipamv1alpha1.LabelNode, ipamv1alpha1.LabelBlock} {
 		if got, ok := claim.Labels[key]; ok && got != want[key] {
 			return &claimProblem{ipamv1alpha1.ReasonLabels, fmt.Sprintf(
 				"Label %s is %q but the spec makes it %q: nodes list claims by it, and ipkeeper labels never change; %s, and claim again.",
-				key, got, want[key], releaseAdvice)}
+				key, got, want[key], advice)}
 		}
 	}
 	return nil
 }
 
-const releaseAdvice = "release the claim once no pod uses it"
+// releaseAdvice and releaseBlockAdvice say what to do with an invalid
+// Address claim, and Block claim.
+const (
+	releaseAdvice      = "release the claim once no pod uses it"
+	releaseBlockAdvice = "release the claim once no address inside it is claimed"
+)
 
 func checkAddress(claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, layout ipspace.Layout) *claimProblem {
 	a, err := netip.ParseAddr(claim.Spec.Address)
@@ -91,11 +100,11 @@ func checkBlock(claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool, layout i
 	p, err := netip.ParsePrefix(claim.Spec.CIDR)
 	if err != nil || !layout.Prefix().Contains(p.Addr()) || p.Addr().BitLen() != layout.Prefix().Addr().BitLen() {
 		return &claimProblem{ipamv1alpha1.ReasonOutsidePool, fmt.Sprintf(
-			"Block %s lies outside pool %s (%s): %s.", claim.Spec.CIDR, pool.Name, pool.Spec.CIDR, releaseAdvice)}
+			"Block %s lies outside pool %s (%s): %s.", claim.Spec.CIDR, pool.Name, pool.Spec.CIDR, releaseBlockAdvice)}
 	}
 	if err := layout.CheckBlock(p); err != nil {
 		return &claimProblem{ipamv1alpha1.ReasonMisaligned, fmt.Sprintf(
-			"%v: blocks of pool %s are /%d and start on a multiple of their size; %s.", err, pool.Name, layout.BlockBits, releaseAdvice)}
+			"Block %s is not one of pool %s's (%v): they are /%d and start on a multiple of their size; %s.", p, pool.Name, err, layout.BlockBits, releaseBlockAdvice)}
 	}
 	return nil
 }

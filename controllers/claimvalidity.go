@@ -93,7 +93,9 @@ func (r *IPClaimReconciler) recordValidity(ctx context.Context, claim *ipamv1alp
 	if err := r.setClaimCondition(ctx, claim, c); err != nil {
 		return err
 	}
-	if problem != nil {
+	// Counted and announced once per rule broken, not again when only the
+	// message changes.
+	if problem != nil && (!wasInvalid || current.Reason != problem.reason) {
 		claimsInvalid.WithLabelValues(problem.reason).Inc()
 		r.Recorder.Eventf(claim, nil, corev1.EventTypeWarning, eventInvalid, "Check", "%s", problem.message)
 	}

@@ -1,7 +1,10 @@
 // Package controllers holds the ipkeeper operator's controllers: IPPool
-// status, overlap resolution and deletion protection, and the claim garbage
-// collector. None of them is on the allocation path: if the operator is down,
-// nodes keep allocating and running pods keep their addresses.
+// status, overlap resolution and deletion protection; the claim reconciler,
+// which marks claims that break a rule of their pool and collects leaked
+// ones; the node agent's DaemonSet; and the admission rules (the node-claims
+// policy, the webhook's match condition) it keeps in force. None of them is
+// on the allocation path: if the operator is down, nodes keep allocating
+// and running pods keep their addresses.
 package controllers
 
 import (

@@ -24,9 +24,10 @@ import (
 var ipkeeperLabels = []string{ipamv1alpha1.LabelPool, ipamv1alpha1.LabelNode, ipamv1alpha1.LabelBlock}
 
 // IPClaimValidator admits the IPClaims people make: the plugin's requests
-// skip it (ipamv1alpha1.NotNodeBoundCondition; the marker above
-// carries the condition, and a test compares it with the constants). It reads only the manager's cache: one pool by
-// name and the claims of one container by index, never a scan of the pool.
+// skip it (ipamv1alpha1.NotNodeBoundCondition; the marker above carries
+// the condition, and a test compares it with the constants). It reads only
+// the manager's cache: one pool by name and the claims of one container by
+// index, never a scan of the pool.
 type IPClaimValidator struct {
 	// Reader reads pools and claims: the manager's cache, with the IPClaim
 	// field indexes of claimindex.Register.

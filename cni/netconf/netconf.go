@@ -22,7 +22,7 @@ const (
 	DefaultDataDir    = "/var/lib/cni/ipkeeper"
 	DefaultTimeout    = 30 * time.Second
 	// NodeNameFile is the file, beside the kubeconfig, where the node
-	// installer writes the node's name.
+	// agent writes the node's name.
 	NodeNameFile = "nodename"
 )
 

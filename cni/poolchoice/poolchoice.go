@@ -128,7 +128,7 @@ func Choose(choice Choice, pools map[string]*ipamv1alpha1.IPPool, where Placemen
 			return nil, ipamerr.New(ErrPoolUnavailable, "pool %s has an invalid cidr: %v", name, err)
 		}
 		f := family(&families, prefix.Addr().Is4())
-		err = Usable(pool, where.Node, where.NodeLabels)
+		err = usable(pool, where.Node, where.NodeLabels)
 		if err == nil {
 			err = Allows(pool, where.Namespace, where.NamespaceLabels)
 			if errors.Is(err, ErrNamespaceNotSelected) && !choice.Configured {

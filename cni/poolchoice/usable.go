@@ -11,10 +11,9 @@ import (
 	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
 )
 
-// Usable says why node cannot allocate from pool, or returns nil. It
-// judges what holds for every pod of the node, which is what STATUS
-// reports; Allows judges the pod's namespace.
-func Usable(pool *ipamv1alpha1.IPPool, node string, nodeLabels map[string]string) error {
+// usable says why node cannot allocate from pool, or returns nil: what
+// holds for every pod of the node; Allows judges the pod's namespace.
+func usable(pool *ipamv1alpha1.IPPool, node string, nodeLabels map[string]string) error {
 	switch {
 	case pool.DeletionTimestamp != nil:
 		return ipamerr.New(ErrPoolUnavailable, "pool %s is being deleted: use another pool", pool.Name)
