@@ -28,11 +28,11 @@ type Request struct {
 	Layout ipspace.Layout
 	Owner  ipamv1alpha1.ClaimOwner
 	// Address, when valid, is the exact address the pod asked for, and
-	// AddressSource where it asked, for the messages ("annotation
+	// RequestedBy where it asked, for the messages ("annotation
 	// ipam.ipkeeper.dev/ips", "runtimeConfig.ips"; the plain annotation
 	// when empty).
-	Address       netip.Addr
-	AddressSource string
+	Address     netip.Addr
+	RequestedBy string
 	// SamePodAdvice, when set, is what to do when another interface of the
 	// same pod holds Address: the source asked for it on every network.
 	SamePodAdvice string
@@ -241,7 +241,7 @@ func exhausted(req Request, held []netip.Addr) error {
 // claim of this container for that address counts as success (not created
 // now): the runtime may repeat an ADD.
 func (a *Allocator) allocateExact(ctx context.Context, req Request) (*ipamv1alpha1.IPClaim, bool, error) {
-	source := req.AddressSource
+	source := req.RequestedBy
 	if source == "" {
 		source = "annotation " + ipamv1alpha1.AnnotationIPs
 	}

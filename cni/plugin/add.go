@@ -260,7 +260,7 @@ func requests(families []poolchoice.Family, owner ipamv1alpha1.ClaimOwner, nodeC
 			}
 			reqs = append(reqs, allocator.Request{
 				Pool: pool, Layout: layout, Owner: owner,
-				Address: f.Requested, AddressSource: f.RequestedIn, SamePodAdvice: f.SamePodAdvice,
+				Address: f.Requested, RequestedBy: f.RequestedBy, SamePodAdvice: f.SamePodAdvice,
 				Cursor: states[pool.Name].Cursor, NodeClaims: nodeClaims,
 			})
 		}

@@ -19,17 +19,17 @@ import (
 // configSource is the Source of pools from the CNI configuration.
 const configSource = "CNI configuration"
 
+// Configured reports whether the names come from the CNI configuration,
+// not from an annotation naming them: a pool the pod's namespace may not
+// use is then passed over, not an error.
+func (c Choice) Configured() bool { return c.Source == configSource }
+
 // Choice is the pool names one network of a pod takes addresses from.
 type Choice struct {
 	Names []string
 	// Source says where the names came from, for messages: "pod annotation
 	// ipam.ipkeeper.dev/pools.net1", ..., "CNI configuration".
 	Source string
-	// Configured is true when the names come from the CNI configuration,
-	// which every namespace shares: a pool there that the namespace may not
-	// use is skipped. A pool an annotation names was asked for on purpose,
-	// and the namespace not being allowed is an error.
-	Configured bool
 }
 
 // Names returns the pool names for network, the CNI network name of the
@@ -62,7 +62,7 @@ func Names(network string, podAnnotations, namespaceAnnotations map[string]strin
 		return Choice{}, ipamerr.New(ErrNoPools, "no pool to allocate from: set ipam.pools in the CNI configuration or annotate the pod or namespace with %s",
 			ipamv1alpha1.AnnotationPools)
 	}
-	return Choice{Names: configured, Source: configSource, Configured: true}, nil
+	return Choice{Names: configured, Source: configSource}, nil
 }
 
 func splitList(s string) []string {
@@ -80,11 +80,11 @@ type Family struct {
 	IPv4  bool
 	Pools []*ipamv1alpha1.IPPool
 	// Requested, when valid, is the exact address the pod asked for; Pools
-	// then holds only the pool that contains it. RequestedIn names where it
+	// then holds only the pool that contains it. RequestedBy names where it
 	// was asked for, and SamePodAdvice, when set, is what to do when another
 	// interface of the same pod holds it.
 	Requested     netip.Addr
-	RequestedIn   string
+	RequestedBy   string
 	SamePodAdvice string
 	// skipped are the named pools of the family that cannot serve the pod,
 	// so that an exact address in one of them gets the reason.
@@ -131,7 +131,7 @@ func Choose(choice Choice, pools map[string]*ipamv1alpha1.IPPool, where Placemen
 		err = usable(pool, where.Node, where.NodeLabels)
 		if err == nil {
 			err = Allows(pool, where.Namespace, where.NamespaceLabels)
-			if errors.Is(err, ErrNamespaceNotSelected) && !choice.Configured {
+			if errors.Is(err, ErrNamespaceNotSelected) && !choice.Configured() {
 				return nil, err
 			}
 		}

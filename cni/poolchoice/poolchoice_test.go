@@ -57,7 +57,7 @@ func TestNames(t *testing.T) {
 				return
 			}
 			if err != nil || !slices.Equal(got.Names, tt.want) || !strings.HasPrefix(got.Source, tt.source) ||
-				got.Configured != (tt.source == "CNI configuration") {
+				got.Configured() != (tt.source == "CNI configuration") {
 				t.Fatalf("Names = %+v, %v; want %v from %q", got, err, tt.want, tt.source)
 			}
 		})
@@ -220,7 +220,7 @@ func TestChoose(t *testing.T) {
 				where = *tt.where
 			}
 			where.NodeLabels = tt.labels
-			families, err := Choose(Choice{Names: tt.names, Configured: !tt.annotated}, all, where)
+			families, err := Choose(Choice{Names: tt.names, Source: map[bool]string{true: "pod annotation ipam.ipkeeper.dev/pools", false: configSource}[tt.annotated]}, all, where)
 			if tt.wantErr != "" {
 				expectError(t, err, tt.wantKind, tt.wantErr)
 				return
@@ -297,7 +297,7 @@ func TestPinChecks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			families, err := Choose(Choice{Names: []string{"tenant-b", "v4"}, Source: "CNI configuration", Configured: true}, pools, blue)
+			families, err := Choose(Choice{Names: []string{"tenant-b", "v4"}, Source: configSource}, pools, blue)
 			if err != nil {
 				t.Fatal(err)
 			}

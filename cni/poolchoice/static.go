@@ -142,7 +142,7 @@ func pin(families []Family, s Static, statics Statics, poolSource string) ([]Fam
 			return nil, ipamerr.New(ErrBadAnnotation, "%s asks for %s, but pool %s is %s: give the pool's prefix length, %s/%d, or the bare address",
 				statics.Source, s, pool.Name, prefix, s.Addr, prefix.Bits())
 		}
-		f.Pools, f.Requested, f.RequestedIn = []*ipamv1alpha1.IPPool{pool}, s.Addr, statics.Source
+		f.Pools, f.Requested, f.RequestedBy = []*ipamv1alpha1.IPPool{pool}, s.Addr, statics.Source
 		if statics.EveryNetwork {
 			f.SamePodAdvice = everyNetworkAdvice
 		}
