@@ -7,7 +7,6 @@
 package network
 
 import (
-	"errors"
 	"os"
 	"testing"
 
@@ -38,15 +37,11 @@ func start() (func() error, error) {
 	if err != nil {
 		return nil, err
 	}
-	plugin, err := harness.PreparePlugin()
+	cluster, err := operator.Start()
 	if err != nil {
 		return nil, err
 	}
-	cluster, err := operator.Start()
-	if err != nil {
-		return plugin.Remove, err
-	}
 	env, kubeconfig = cluster.Env, cluster.Kubeconfig
-	cniPath = []string{plugin.Dir, plugins}
-	return func() error { return errors.Join(cluster.Stop(), plugin.Remove()) }, nil
+	cniPath = []string{cluster.Plugin.Dir, plugins}
+	return cluster.Stop, nil
 }
