@@ -121,7 +121,9 @@ func (c *Cluster) StartWebhooks() error {
 	return nil
 }
 
-// StopWebhooks stops the webhook server: every claim create then fails.
+// StopWebhooks stops the webhook server: every pool write, and every claim
+// write without a node-bound credential (an administrator's, as most CNI
+// tests use), then fails.
 func (c *Cluster) StopWebhooks() error {
 	m := c.webhooks
 	c.webhooks = nil
