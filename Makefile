@@ -99,6 +99,15 @@ bench: build kustomize ## Run the benchmarks of test/perf (allocation against a 
 	go test -timeout $(BENCH_TIMEOUT) -run '^$$' -bench . $(BENCH_FLAGS) ./test/perf/ | tee $(BENCH_OUT)
 	@echo "Compare: $(BENCHSTAT) -col /impl -filter '.name:Allocation' $(BENCH_OUT)   (docs/performance.md has the others)"
 
+# Flags of make demo: --once runs every step and exits, with status 1 when
+# a step did not show what it should (make test runs it so).
+DEMO_FLAGS ?=
+
+.PHONY: demo
+demo: build kustomize ## Run ipkeeper end to end on a local control plane until Ctrl-C (the first run builds kube-apiserver: about 7 minutes). DEMO_FLAGS=--once runs it once.
+	go build -o $(LOCALBIN)/demo ./hack/demo
+	IPKEEPER_BIN_DIR="$(LOCALBIN)" KUSTOMIZE="$(KUSTOMIZE)" $(LOCALBIN)/demo $(DEMO_FLAGS)
+
 ##@ Build
 
 # Flags of every binary, here and in the Dockerfile (a test compares them):

@@ -1,6 +1,8 @@
 // Command manager is the ipkeeper operator: it keeps IPPool status true,
-// resolves overlapping pools, protects pools in use, collects leaked claims,
-// and serves the validating admission webhooks.
+// resolves overlapping pools, protects pools in use, marks invalid claims,
+// collects leaked ones, runs the node agent on every node, keeps the
+// node-claims admission policy in force, and serves the validating
+// admission webhooks.
 package main
 
 import (
@@ -9,9 +11,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"time"
-
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"

@@ -21,7 +21,8 @@ import (
 // fieldOwner is the field manager of what the operator applies.
 const fieldOwner = "ipkeeper-operator"
 
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicies;validatingadmissionpolicybindings,verbs=get;create;patch
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicies;validatingadmissionpolicybindings,verbs=create
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicies;validatingadmissionpolicybindings,verbs=patch,resourceNames=ipkeeper-node-claims
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=list;patch
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=selfsubjectreviews,verbs=create
 
@@ -58,7 +59,7 @@ func (a *AdmissionSetup) Start(ctx context.Context) error {
 	log := logf.FromContext(ctx).WithValues("policy", a.Authority.PolicyName())
 	for {
 		wait := a.Resync
-		if err := a.apply(ctx); err != nil && ctx.Err() == nil {
+		if err := a.Apply(ctx); err != nil && ctx.Err() == nil {
 			log.Error(err, "Cannot put the node admission rules in force; retrying", "after", a.RetryInterval)
 			wait = a.RetryInterval
 		}
@@ -70,15 +71,16 @@ func (a *AdmissionSetup) Start(ctx context.Context) error {
 	}
 }
 
-func (a *AdmissionSetup) apply(ctx context.Context) error {
-	authority := a.Authority
-	if authority.OperatorUser == "" {
+// Apply puts the rules in force once.
+func (a *AdmissionSetup) Apply(ctx context.Context) error {
+	if a.Authority.OperatorUser == "" {
 		user, err := whoAmI(ctx, a.Client)
 		if err != nil {
 			return err
 		}
-		authority.OperatorUser = user
+		a.Authority.OperatorUser = user // the operator's identity does not change
 	}
+	authority := a.Authority
 	opts := []client.ApplyOption{client.FieldOwner(fieldOwner), client.ForceOwnership}
 	if err := a.Client.Apply(ctx, authority.Policy(), opts...); err != nil {
 		return fmt.Errorf("apply ValidatingAdmissionPolicy %s: %w", authority.PolicyName(), err)
@@ -106,9 +108,8 @@ var notNodeBound = admissionregistrationv1.MatchCondition{
 	Name: ipamv1alpha1.NotNodeBoundCondition, Expression: ipamv1alpha1.NotNodeBoundExpression,
 }
 
-// ensureClaimMatchCondition adds notNodeBound to every
-// registration of the IPClaim webhook that lacks it, with a JSON patch
-// that fails if the webhook list changed since it was read.
+// ensureClaimMatchCondition puts notNodeBound on every registration of the
+// IPClaim webhook that lacks it, or carries another condition of its name.
 func (a *AdmissionSetup) ensureClaimMatchCondition(ctx context.Context) error {
 	configs := &admissionregistrationv1.ValidatingWebhookConfigurationList{}
 	if err := a.Reader.List(ctx, configs); err != nil {
@@ -120,7 +121,7 @@ func (a *AdmissionSetup) ensureClaimMatchCondition(ctx context.Context) error {
 			if wh.Name != ipamv1alpha1.ClaimWebhookName || slices.Contains(wh.MatchConditions, notNodeBound) {
 				continue
 			}
-			if err := a.addMatchCondition(ctx, cfg, j); err != nil {
+			if err := a.setMatchCondition(ctx, cfg, j); err != nil {
 				return err
 			}
 		}
@@ -128,18 +129,22 @@ func (a *AdmissionSetup) ensureClaimMatchCondition(ctx context.Context) error {
 	return nil
 }
 
-func (a *AdmissionSetup) addMatchCondition(ctx context.Context, cfg *admissionregistrationv1.ValidatingWebhookConfiguration, index int) error {
-	path := fmt.Sprintf("/webhooks/%d", index)
-	conditions := append(slices.Clone(cfg.Webhooks[index].MatchConditions), notNodeBound)
+// setMatchCondition replaces any condition of notNodeBound's name on
+// webhook index of cfg with notNodeBound, keeping the others, with a JSON
+// patch that fails if cfg changed since it was read.
+func (a *AdmissionSetup) setMatchCondition(ctx context.Context, cfg *admissionregistrationv1.ValidatingWebhookConfiguration, index int) error {
+	conditions := slices.DeleteFunc(slices.Clone(cfg.Webhooks[index].MatchConditions), func(c admissionregistrationv1.MatchCondition) bool {
+		return c.Name == notNodeBound.Name
+	})
 	patch, err := json.Marshal([]map[string]any{
-		{"op": "test", "path": path + "/name", "value": ipamv1alpha1.ClaimWebhookName},
-		{"op": "add", "path": path + "/matchConditions", "value": conditions},
+		{"op": "test", "path": "/metadata/resourceVersion", "value": cfg.ResourceVersion},
+		{"op": "add", "path": fmt.Sprintf("/webhooks/%d/matchConditions", index), "value": append(conditions, notNodeBound)},
 	})
 	if err == nil {
 		err = a.Client.Patch(ctx, cfg, client.RawPatch(types.JSONPatchType, patch))
 	}
 	if err != nil {
-		return fmt.Errorf("add match condition %s to webhook %s of %s: %w", ipamv1alpha1.NotNodeBoundCondition, ipamv1alpha1.ClaimWebhookName, cfg.Name, err)
+		return fmt.Errorf("set match condition %s on webhook %s of %s: %w", notNodeBound.Name, ipamv1alpha1.ClaimWebhookName, cfg.Name, err)
 	}
 	logf.FromContext(ctx).Info("Kept node-bound requests away from the IPClaim webhook", "validatingwebhookconfiguration", cfg.Name)
 	return nil

@@ -4,7 +4,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -23,25 +22,11 @@ func CacheOptions(namespace string) cache.Options {
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&appsv1.DaemonSet{}:  {Namespaces: map[string]cache.Config{namespace: {}}},
-			metadataOf(podKind):  {Transform: KeepIdentity},
-			metadataOf(nodeKind): {Transform: KeepIdentity},
+			&appsv1.DaemonSet{}:        {Namespaces: map[string]cache.Config{namespace: {}}},
+			metadataOf("Pod", "", ""):  {Transform: KeepIdentity},
+			metadataOf("Node", "", ""): {Transform: KeepIdentity},
 		},
 	}
-}
-
-// The kinds the cache holds as metadata only.
-var (
-	podKind  = corev1.SchemeGroupVersion.WithKind("Pod")
-	nodeKind = corev1.SchemeGroupVersion.WithKind("Node")
-)
-
-// metadataOf is the key of a kind watched as metadata only in
-// cache.Options.ByObject.
-func metadataOf(gvk schema.GroupVersionKind) client.Object {
-	obj := &metav1.PartialObjectMetadata{}
-	obj.SetGroupVersionKind(gvk)
-	return obj
 }
 
 // KeepIdentity is the cache's transform of pods and nodes watched as

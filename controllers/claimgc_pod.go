@@ -51,8 +51,7 @@ func ownerPod(claim *ipamv1alpha1.IPClaim) (podRef, bool) {
 // its mirror pod on the API server keeps in an annotation: that pod exists.
 // Only metadata is read: a pod's IPs are no evidence either way.
 func podExists(ctx context.Context, reader client.Reader, p podRef) (bool, error) {
-	pod := &metav1.PartialObjectMetadata{}
-	pod.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
+	pod := metadataOf("Pod", p.key.Namespace, p.key.Name)
 	if err := reader.Get(ctx, p.key, pod); err != nil {
 		if apierrors.IsNotFound(err) {
 			return false, nil

@@ -31,7 +31,34 @@ func (r *IPClaimReconciler) reconcileValidity(ctx context.Context, claim *ipamv1
 	if err != nil {
 		return err
 	}
-	return r.recordValidity(ctx, claim, checkClaim(claim, pool, siblings))
+	namespace, err := r.namespaceLabels(ctx, claim, pool)
+	if err != nil {
+		return err
+	}
+	return r.recordValidity(ctx, claim, checkClaim(claim, pool, siblings, namespace))
+}
+
+// namespaceLabels returns, from the cache, the labels of the namespace of
+// the claim's pod when the pool restricts namespaces; nil when it does not
+// or the namespace is gone.
+func (r *IPClaimReconciler) namespaceLabels(ctx context.Context, claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool) (map[string]string, error) {
+	if pool == nil || claim.Spec.Owner == nil || claim.Spec.Owner.Namespace == "" {
+		return nil, nil
+	}
+	if selector, err := pool.Spec.NamespaceSelection(); selector == nil || err != nil {
+		return nil, nil
+	}
+	ns := metadataOf("Namespace", "", claim.Spec.Owner.Namespace)
+	if err := r.Get(ctx, client.ObjectKeyFromObject(ns), ns); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("get namespace %s: %w", claim.Spec.Owner.Namespace, err)
+	}
+	if ns.Labels == nil {
+		return map[string]string{}, nil
+	}
+	return ns.Labels, nil
 }
 
 // containerClaims lists, from the cache, the claims of an Address claim's
@@ -66,7 +93,9 @@ func (r *IPClaimReconciler) recordValidity(ctx context.Context, claim *ipamv1alp
 	if err := r.setClaimCondition(ctx, claim, c); err != nil {
 		return err
 	}
-	if problem != nil {
+	// Counted and announced once per rule broken, not again when only the
+	// message changes.
+	if problem != nil && (!wasInvalid || current.Reason != problem.reason) {
 		claimsInvalid.WithLabelValues(problem.reason).Inc()
 		r.Recorder.Eventf(claim, nil, corev1.EventTypeWarning, eventInvalid, "Check", "%s", problem.message)
 	}

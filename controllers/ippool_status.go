@@ -69,6 +69,7 @@ func updateStatus(pool *ipamv1alpha1.IPPool, claims []ipamv1alpha1.IPClaim, winn
 	setCondition(pool, readyCondition(pool, err, winner, len(claims)))
 	setCondition(pool, overlappingCondition(pool, winner))
 	setCondition(pool, exhaustedCondition(counts, err))
+	st.Namespaces = pool.Spec.SelectedNamespaces()
 	st.ObservedGeneration = pool.Generation
 	return counts, err == nil
 }

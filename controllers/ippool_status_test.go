@@ -39,6 +39,19 @@ func TestUpdateStatusCountsOnlyUsableAddresses(t *testing.T) {
 	}
 }
 
+func TestUpdateStatusShowsNamespaces(t *testing.T) {
+	p := poolAt("p", "10.0.0.0/24", 1)
+	updateStatus(&p, nil, nil)
+	if p.Status.Namespaces != ipamv1alpha1.AllNamespaces {
+		t.Errorf("namespaces without a selector = %q, want %q", p.Status.Namespaces, ipamv1alpha1.AllNamespaces)
+	}
+	p.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "a"}}
+	updateStatus(&p, nil, nil)
+	if p.Status.Namespaces != "tenant=a" {
+		t.Errorf("namespaces = %q, want tenant=a", p.Status.Namespaces)
+	}
+}
+
 func TestReadyConditionPriority(t *testing.T) {
 	older := poolAt("older", "10.0.0.0/8", 0)
 	deleting := metav1.Now()

@@ -43,7 +43,7 @@ var claimsInvalid = prometheus.NewCounterVec(prometheus.CounterOpts{
 // invalidReasons are the reasons a claim can be Invalid for.
 var invalidReasons = []string{
 	ipamv1alpha1.ReasonPoolMissing, ipamv1alpha1.ReasonOutsidePool, ipamv1alpha1.ReasonUnusable,
-	ipamv1alpha1.ReasonMisaligned, ipamv1alpha1.ReasonDuplicate,
+	ipamv1alpha1.ReasonMisaligned, ipamv1alpha1.ReasonDuplicate, ipamv1alpha1.ReasonNamespaceNotSelected, ipamv1alpha1.ReasonLabels,
 }
 
 // Garbage-collector counters, by reason (ipamv1alpha1.ReasonPodGone or
@@ -65,7 +65,7 @@ func init() {
 	// Every series exists, at zero, from the start, so that rate() and
 	// increase() see the first orphan and the first release.
 	gcClaimsOrphaned.WithLabelValues(ipamv1alpha1.ReasonPodGone)
-	for _, reason := range []string{ipamv1alpha1.ReasonPodGone, ipamv1alpha1.ReasonNodeGone} {
+	for _, reason := range []string{ipamv1alpha1.ReasonPodGone, ipamv1alpha1.ReasonNodeGone, ipamv1alpha1.ReasonPoolGone} {
 		gcClaimsReleased.WithLabelValues(reason)
 	}
 	for _, reason := range invalidReasons {

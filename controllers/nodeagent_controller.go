@@ -44,14 +44,16 @@ const managerContainer = "manager"
 // +kubebuilder:rbac:groups=apps,namespace=system,resources=daemonsets,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=apps,namespace=system,resources=deployments,verbs=get
 
-// SetupWithManager reconciles the DaemonSet at start and whenever it
-// changes.
+// SetupWithManager reconciles the DaemonSet at start and whenever its spec
+// changes or it is deleted.
 func (r *NodeAgentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	ours := predicate.NewPredicateFuncs(func(obj client.Object) bool {
 		return obj.GetNamespace() == r.Namespace && obj.GetName() == NodeAgentName
 	})
+	// Only changes of spec matter: the status changes with every agent
+	// pod's readiness, and a large cluster has many.
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&appsv1.DaemonSet{}, builder.WithPredicates(ours)).
+		For(&appsv1.DaemonSet{}, builder.WithPredicates(ours, predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Func(r.once)).
 		Named("node-agent").
 		Complete(r)

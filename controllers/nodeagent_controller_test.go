@@ -51,6 +51,8 @@ func TestNodeAgentDaemonSet(t *testing.T) {
 		{"token lifetime", *pod.Volumes[2].Projected.Sources[0].ServiceAccountToken.ExpirationSeconds, int64(agentTokenLifetime)},
 		{"network ConfigMap", pod.Volumes[3].ConfigMap.Name, "ipkeeper-network"},
 		{"node name", c.Env[0].ValueFrom.FieldRef.FieldPath, "spec.nodeName"},
+		{"generation", c.Env[1].ValueFrom.FieldRef.FieldPath, "metadata.labels['pod-template-generation']"},
+		{"readiness", c.ReadinessProbe.Exec.Command[:2], []string{"/ipkeeper-agent", "--check"}},
 		{"owner", ds.OwnerReferences[0].Name, operatorDeployment.Name},
 	}
 	for _, ch := range checks {

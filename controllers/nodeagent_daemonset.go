@@ -111,8 +111,17 @@ func nodeAgentContainer(o NodeAgentOptions) *corev1ac.ContainerApplyConfiguratio
 		WithImage(o.Image).
 		WithCommand("/ipkeeper-agent").
 		WithArgs(args...).
-		WithEnv(corev1ac.EnvVar().WithName("NODE_NAME").WithValueFrom(corev1ac.EnvVarSource().
-			WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("spec.nodeName")))).
+		WithEnv(
+			fieldEnv("NODE_NAME", "spec.nodeName"),
+			// The newest agent on a node writes; the old one of a rolling
+			// update stops when it sees the newer generation.
+			fieldEnv("POD_TEMPLATE_GENERATION", "metadata.labels['pod-template-generation']")).
+		// Ready once the node's plugin uses this agent's token: only then
+		// does a rolling update stop the old agent, whose token dies with
+		// its pod.
+		WithReadinessProbe(corev1ac.Probe().
+			WithExec(corev1ac.ExecAction().WithCommand(append([]string{"/ipkeeper-agent", "--check"}, args...)...)).
+			WithPeriodSeconds(5)).
 		WithVolumeMounts(mounts...).
 		WithResources(corev1ac.ResourceRequirements().WithRequests(corev1.ResourceList{
 			corev1.ResourceCPU: resource.MustParse("5m"), corev1.ResourceMemory: resource.MustParse("16Mi"),
@@ -125,6 +134,12 @@ func nodeAgentContainer(o NodeAgentOptions) *corev1ac.ContainerApplyConfiguratio
 			WithReadOnlyRootFilesystem(true).
 			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL")).
 			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault)))
+}
+
+// fieldEnv is an environment variable holding a field of the pod.
+func fieldEnv(name, path string) *corev1ac.EnvVarApplyConfiguration {
+	return corev1ac.EnvVar().WithName(name).WithValueFrom(corev1ac.EnvVarSource().
+		WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath(path)))
 }
 
 func hostPathVolume(name, path string) *corev1ac.VolumeApplyConfiguration {

@@ -1,7 +1,10 @@
 // Package controllers holds the ipkeeper operator's controllers: IPPool
-// status, overlap resolution and deletion protection, and the claim garbage
-// collector. None of them is on the allocation path: if the operator is down,
-// nodes keep allocating and running pods keep their addresses.
+// status, overlap resolution and deletion protection; the claim reconciler,
+// which marks claims that break a rule of their pool and collects leaked
+// ones; the node agent's DaemonSet; and the admission rules (the node-claims
+// policy, the webhook's match condition) it keeps in force. None of them is
+// on the allocation path: if the operator is down, nodes keep allocating
+// and running pods keep their addresses.
 package controllers
 
 import (
@@ -36,11 +39,13 @@ type Options struct {
 }
 
 // Timing of AdmissionSetup: retry soon after a failure (the API server may
-// be starting too); otherwise check now and then that nobody removed or
-// rewrote the rules.
+// be starting too); otherwise check every minute that nobody removed or
+// rewrote the rules (OLM rewrites the webhook registration it owns when it
+// renews its certificate). A check that finds everything in place costs a
+// list and two no-op applies.
 const (
 	admissionRetryInterval = 10 * time.Second
-	admissionResync        = 10 * time.Minute
+	admissionResync        = time.Minute
 )
 
 // SetupWithManager registers every controller with mgr. The manager's cache

@@ -5,8 +5,9 @@
 # directory holding the binaries.
 #
 #   hack/test-assets.sh envtest       kube-apiserver and etcd (KUBEBUILDER_ASSETS)
-#   hack/test-assets.sh cni-plugins   the reference CNI plugins (bridge, loopback,
-#                                     and host-local, the node-local IPAM that
+#   hack/test-assets.sh cni-plugins   the reference CNI plugins (bridge and
+#                                     macvlan, which test/network runs,
+#                                     loopback, and host-local, the node-local IPAM that
 #                                     the benchmarks in test/perf compare with)
 #   hack/test-assets.sh cert-manager-crds
 #                                     cert-manager's CRDs, from its Go module
@@ -69,8 +70,9 @@ cni-plugins)
 		exit 0
 	fi
 	plugins=$(version github.com/containernetworking/plugins)
-	build "$cache/cni-plugins/$plugins-$platform" "bridge loopback host-local" \
+	build "$cache/cni-plugins/$plugins-$platform" "bridge macvlan loopback host-local" \
 		github.com/containernetworking/plugins/plugins/main/bridge \
+		github.com/containernetworking/plugins/plugins/main/macvlan \
 		github.com/containernetworking/plugins/plugins/main/loopback \
 		github.com/containernetworking/plugins/plugins/ipam/host-local
 	;;

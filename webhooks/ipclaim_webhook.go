@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -15,6 +16,7 @@ import (
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 )
 
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:webhook:path=/validate-ipam-ipkeeper-dev-v1alpha1-ipclaim,mutating=false,failurePolicy=fail,sideEffects=None,groups=ipam.ipkeeper.dev,resources=ipclaims,verbs=create;update,versions=v1alpha1,name=vipclaim.ipam.ipkeeper.dev,admissionReviewVersions=v1,timeoutSeconds=5,patch=`{"matchConditions":[{"name":"not-node-bound","expression":"!('authentication.kubernetes.io/node-name' in request.userInfo.extra)"}]}`
 
 // ipkeeperLabels are the claim labels nodes list by, so they must agree
@@ -22,9 +24,10 @@ import (
 var ipkeeperLabels = []string{ipamv1alpha1.LabelPool, ipamv1alpha1.LabelNode, ipamv1alpha1.LabelBlock}
 
 // IPClaimValidator admits the IPClaims people make: the plugin's requests
-// skip it (ipamv1alpha1.NotNodeBoundCondition; the marker above
-// carries the condition, and a test compares it with the constants). It reads only the manager's cache: one pool by
-// name and the claims of one container by index, never a scan of the pool.
+// skip it (ipamv1alpha1.NotNodeBoundCondition; the marker above carries
+// the condition, and a test compares it with the constants). It reads only
+// the manager's cache: one pool by name and the claims of one container by
+// index, never a scan of the pool.
 type IPClaimValidator struct {
 	// Reader reads pools and claims: the manager's cache, with the IPClaim
 	// field indexes of claimindex.Register.
@@ -68,6 +71,7 @@ func (v *IPClaimValidator) validate(ctx context.Context, old, claim *ipamv1alpha
 		block, addrErrs = validateAddress(spec.Child("address"), claim, pool, layout)
 		errs = append(errs, addrErrs...)
 		errs = append(errs, v.validateUnique(ctx, spec.Child("owner"), claim)...)
+		errs = append(errs, v.validateNamespace(ctx, spec, claim, pool)...)
 	case ipamv1alpha1.ClaimTypeBlock:
 		var blockErrs field.ErrorList
 		block, blockErrs = validateBlock(spec.Child("cidr"), claim, pool, layout)
@@ -170,17 +174,45 @@ func (v *IPClaimValidator) validateUnique(ctx context.Context, path *field.Path,
 	return nil
 }
 
+// validateNamespace refuses an Address claim for a pod of a namespace the
+// pool's namespaceSelector does not select: the plugin never makes one, and
+// people must not take a tenant's addresses by hand either. A claim with
+// no owner namespace is no pod's and is not judged by this rule. A
+// namespace the cache does not hold has no labels, as for the plugin.
+func (v *IPClaimValidator) validateNamespace(ctx context.Context, spec *field.Path, claim *ipamv1alpha1.IPClaim, pool *ipamv1alpha1.IPPool) field.ErrorList {
+	owner := claim.Spec.Owner
+	if owner == nil || owner.Namespace == "" {
+		return nil
+	}
+	selector, err := pool.Spec.NamespaceSelection()
+	switch {
+	case err != nil:
+		return field.ErrorList{invalid(spec.Child("pool"), pool.Name, fmt.Sprintf(
+			"pool %q has an invalid namespaceSelector (%v): fix the pool first", pool.Name, err), reasonPoolUnavailable)}
+	case selector == nil:
+		return nil
+	}
+	ns := namespaceMeta()
+	if err := v.Reader.Get(ctx, client.ObjectKey{Name: owner.Namespace}, ns); err != nil && !apierrors.IsNotFound(err) {
+		return field.ErrorList{field.InternalError(spec.Child("owner", "namespace"), fmt.Errorf("get namespace %s from the cache: %w", owner.Namespace, err))}
+	}
+	if selector.Matches(labels.Set(ns.Labels)) {
+		return nil
+	}
+	return field.ErrorList{invalid(spec.Child("owner", "namespace"), owner.Namespace, fmt.Sprintf(
+		"pool %q does not select namespace %q (namespaceSelector %s): claim from a pool that selects the namespace, or label the namespace to match",
+		pool.Name, owner.Namespace, selector), reasonNamespaceNotSelected)}
+}
+
 // validateLabels checks that the ipkeeper labels a claim carries agree with
 // its spec: nodes list claims by them, so a wrong label hides a claim from
 // the node that must see it. block is the claim's block, when known.
 func validateLabels(claim *ipamv1alpha1.IPClaim, block netip.Prefix) field.ErrorList {
-	want := map[string]string{
-		ipamv1alpha1.LabelPool: ipamv1alpha1.LabelValue(claim.Spec.Pool),
-		ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(claim.Spec.Node),
-	}
+	var blockName string
 	if block.IsValid() {
-		want[ipamv1alpha1.LabelBlock] = ipspace.BlockClaimName(block)
+		blockName = ipspace.BlockClaimName(block)
 	}
+	want := ipamv1alpha1.ClaimLabels(claim.Spec.Pool, claim.Spec.Node, blockName)
 	source := map[string]string{
 		ipamv1alpha1.LabelPool:  "spec.pool",
 		ipamv1alpha1.LabelNode:  "spec.node",

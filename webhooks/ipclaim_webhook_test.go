@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
 // claimFixtures are the objects the claim table cases run against.
@@ -25,9 +27,34 @@ func claimFixtures() []client.Object {
 	v6 := pool("v6", "fd00:10:32::/64")
 	v6.Spec.Gateway = "fd00:10:32::1"
 	return []client.Object{
-		basePool(), off, gone, v6,
+		basePool(), off, gone, v6, tenantPool(),
 		podClaim("pods", "10.32.6.7", "dup"),
 	}
+}
+
+// tenantPool is a pool for every namespace but default (by the label every
+// namespace carries), so that the API server's own namespaces serve for
+// both answers.
+func tenantPool() *ipamv1alpha1.IPPool {
+	p := pool("tenant", "10.42.0.0/16")
+	p.Spec.NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{Key: corev1.LabelMetadataName, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"default"}},
+	}}
+	return p
+}
+
+// namespaces are the API server's own namespaces, for the fake reader.
+func namespaces() []client.Object {
+	var out []client.Object
+	for _, name := range []string{"default", "kube-public"} {
+		out = append(out, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{corev1.LabelMetadataName: name}}})
+	}
+	return out
+}
+
+// inNamespace moves a claim's owner pod to namespace.
+func inNamespace(c *ipamv1alpha1.IPClaim, namespace string) {
+	c.Spec.Owner.Namespace, c.Spec.Owner.Pod = namespace, namespace+"/"+c.Spec.Owner.Name
 }
 
 // baseClaim is a valid Address claim of pool "pods", the base the table
@@ -86,6 +113,24 @@ func claimCreateCases() []claimCase {
 			asAddress(c, "pods", "10.32.6.7", "10.32.6.0-24")
 			c.Spec.Owner.ContainerID = "dup"
 		}},
+
+		{name: "a pod of a namespace the pool selects", mutate: func(c *ipamv1alpha1.IPClaim) {
+			asAddress(c, "tenant", "10.42.0.5", "10.42.0.0-24")
+			inNamespace(c, "kube-public")
+		}},
+		{name: "no pod: not judged by namespace", mutate: func(c *ipamv1alpha1.IPClaim) {
+			asAddress(c, "tenant", "10.42.0.5", "10.42.0.0-24")
+			c.Spec.Owner = harness.RuntimeOwner("c0ffee")
+		}},
+		{name: "a block of a pool with a namespaceSelector", mutate: func(c *ipamv1alpha1.IPClaim) {
+			c.Spec.Pool, c.Labels[ipamv1alpha1.LabelPool] = "tenant", "tenant"
+			asBlock(c, "10.42.1.0-24", "10.42.1.0/24")
+		}},
+		{name: "a pod of a namespace the pool does not select", mutate: func(c *ipamv1alpha1.IPClaim) {
+			asAddress(c, "tenant", "10.42.0.5", "10.42.0.0-24")
+		},
+			want:   `spec.owner.namespace: Invalid value: "default": pool "tenant" does not select namespace "default" (namespaceSelector kubernetes.io/metadata.name notin (default)): claim from a pool that selects the namespace, or label the namespace to match`,
+			reason: reasonNamespaceNotSelected},
 
 		{name: "pool missing", mutate: func(c *ipamv1alpha1.IPClaim) { c.Spec.Pool = "nope"; delete(c.Labels, ipamv1alpha1.LabelPool) },
 			want:   `spec.pool: Invalid value: "nope": no IPPool "nope" exists: name an existing pool (kubectl get ippools) or create it first`,
@@ -155,7 +200,7 @@ func claimCreateCases() []claimCase {
 }
 
 func TestIPClaimValidatorCreate(t *testing.T) {
-	reader := fakeReader(t, claimFixtures()...)
+	reader := fakeReader(t, append(claimFixtures(), namespaces()...)...)
 	for _, tt := range claimCreateCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			c := baseClaim()

@@ -80,6 +80,7 @@ func (v *IPPoolValidator) validate(ctx context.Context, old, pool *ipamv1alpha1.
 		errs = immutablePoolFields(spec, &old.Spec, &pool.Spec)
 	}
 	prefix, specErrs := pool.Spec.Validate(spec)
+	specErrs = append(specErrs, pool.Spec.ValidateSelectors(spec)...)
 	for _, e := range specErrs {
 		e.Origin = reasonInvalidSpec
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -66,6 +67,20 @@ func poolCreateCases() []poolCase {
 			want: "IPv4-mapped IPv6 prefix: write IPv4 prefixes in dotted form", reason: reasonInvalidSpec},
 		{name: "block shorter than the pool", serverWant: "blockSize must lie between the prefix length of cidr and 32", mutate: func(p *ipamv1alpha1.IPPool) { p.Spec.BlockSize = ptr.To[int32](8) },
 			want: "spec.blockSize: Invalid value: 8: blocks of 10.32.0.0/16 must be /16 to /32", reason: reasonInvalidSpec},
+
+		{name: "valid namespaceSelector", mutate: func(p *ipamv1alpha1.IPPool) {
+			p.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "a"}}
+		}},
+		{name: "namespaceSelector that does not parse", mutate: func(p *ipamv1alpha1.IPPool) {
+			p.Spec.NamespaceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: "tenant", Operator: "Equals", Values: []string{"a"}},
+			}}
+		},
+			want:   `spec.namespaceSelector.matchExpressions[0].operator: Invalid value: "Equals": not a valid selector operator: write a label selector such as {matchLabels: {tenant: a}} or {matchExpressions: [{key: tenant, operator: In, values: [a, b]}]}`,
+			reason: reasonInvalidSpec},
+		{name: "namespaceSelector with a label key that is none", mutate: func(p *ipamv1alpha1.IPPool) {
+			p.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"tenant/a/b": "a"}}
+		}, want: `spec.namespaceSelector.matchLabels: Invalid value: "tenant/a/b": a valid label key must consist of`, reason: reasonInvalidSpec},
 
 		{name: "overlaps a pool it contains", mutate: func(p *ipamv1alpha1.IPPool) { p.Spec = ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/8"} },
 			want:   `spec.cidr: Invalid value: "10.0.0.0/8": 10.0.0.0/8 overlaps pool "other" (10.64.0.0/16): an address belongs to one pool only; pick a range outside 10.64.0.0/16, or delete pool "other" first`,

@@ -42,6 +42,9 @@ const (
 	reasonDuplicate = "Duplicate"
 	// reasonLabels: an ipkeeper label disagrees with the spec or changes.
 	reasonLabels = "Labels"
+	// reasonNamespaceNotSelected: a claim's owner namespace is not selected
+	// by its pool's namespaceSelector.
+	reasonNamespaceNotSelected = "NamespaceNotSelected"
 )
 
 var (
@@ -54,7 +57,7 @@ var (
 	reasonsByKind = map[schema.GroupKind][]string{
 		poolKind: {reasonInvalidSpec, reasonOverlap, reasonImmutable, reasonClaimedAddress},
 		claimKind: {reasonInvalidSpec, reasonImmutable, reasonPoolMissing, reasonPoolUnavailable, reasonOutsidePool,
-			reasonUnusable, reasonMisaligned, reasonDuplicate, reasonLabels},
+			reasonUnusable, reasonMisaligned, reasonDuplicate, reasonLabels, reasonNamespaceNotSelected},
 	}
 
 	denials = prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -27,6 +29,11 @@ func SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &ipamv1alpha1.IPPool{}).WithValidator(pools).Complete(); err != nil {
 		return fmt.Errorf("register the IPPool webhook: %w", err)
+	}
+	// Claims of pools with a namespaceSelector read their namespace's
+	// labels: start that informer (metadata only) with the manager too.
+	if _, err := mgr.GetCache().GetInformer(context.Background(), namespaceMeta()); err != nil {
+		return fmt.Errorf("get the Namespace metadata informer: %w", err)
 	}
 	claims := &IPClaimValidator{Reader: mgr.GetCache()}
 	if err := ctrl.NewWebhookManagedBy(mgr, &ipamv1alpha1.IPClaim{}).WithValidator(claims).Complete(); err != nil {
@@ -61,6 +68,14 @@ func forgetCachedPools(mgr ctrl.Manager, v *IPPoolValidator) error {
 		return fmt.Errorf("watch IPPools for the webhook: %w", err)
 	}
 	return nil
+}
+
+// namespaceMeta is an empty Namespace as metadata: the webhook needs only
+// namespaces' labels, and a metadata informer holds nothing else.
+func namespaceMeta() *metav1.PartialObjectMetadata {
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	return ns
 }
 
 // cacheSynced is a readiness check that passes once the manager's cache

@@ -61,6 +61,16 @@ type IPPoolSpec struct {
 	// +optional
 	NodeSelector *metav1.LabelSelector `json:"nodeSelector,omitempty"`
 
+	// namespaceSelector selects the namespaces whose pods may allocate from
+	// the pool, by the namespaces' labels (every namespace carries
+	// kubernetes.io/metadata.name: its name). Empty selects every namespace.
+	// The CNI plugin refuses the pool, and any static address in it, to pods
+	// of other namespaces, and to callers that are not Kubernetes pods; the
+	// admission webhook refuses claims whose spec.owner.namespace it does not
+	// select.
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+
 	// strictAffinity, when true, keeps every node inside its own blocks: once
 	// no block is free, allocation fails instead of borrowing a single
 	// address from another node's block.
@@ -146,6 +156,11 @@ type IPPoolStatus struct {
 	// observedGeneration is the generation of the spec this status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// namespaces shows which namespaces may allocate from the pool:
+	// spec.namespaceSelector as kubectl prints selectors (tenant=a), or
+	// <all> when the pool selects every namespace.
+	// +optional
+	Namespaces string `json:"namespaces,omitempty"`
 }
 
 // IPPool is a range of addresses that nodes allocate pod addresses from.
@@ -159,6 +174,7 @@ type IPPoolStatus struct {
 // +kubebuilder:printcolumn:name="Free",type=string,JSONPath=".status.free"
 // +kubebuilder:printcolumn:name="Blocks",type=integer,JSONPath=".status.blocks"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=".status.conditions[?(@.type==\"Ready\")].status"
+// +kubebuilder:printcolumn:name="Namespaces",type=string,JSONPath=".status.namespaces",priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=".metadata.creationTimestamp"
 type IPPool struct {
 	metav1.TypeMeta   `json:",inline"`

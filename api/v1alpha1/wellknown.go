@@ -18,6 +18,18 @@ const (
 	LabelBlock = "ipam.ipkeeper.dev/block"
 )
 
+// ClaimLabels returns the labels ipkeeper puts on a claim of pool made by
+// node: LabelPool, LabelNode and, when block is not empty, LabelBlock
+// naming the Block claim whose range holds the claim. They are derived from
+// the spec, never change, and nodes list claims by them.
+func ClaimLabels(pool, node, block string) map[string]string {
+	labels := map[string]string{LabelPool: LabelValue(pool), LabelNode: LabelValue(node)}
+	if block != "" {
+		labels[LabelBlock] = block
+	}
+	return labels
+}
+
 // Annotations users set on pods and namespaces.
 const (
 	// AnnotationPools lists, comma-separated, the pools a pod takes addresses
@@ -27,6 +39,33 @@ const (
 	// AnnotationIPs lists, comma-separated, the exact addresses a pod asks
 	// for, at most one per family.
 	AnnotationIPs = "ipam.ipkeeper.dev/ips"
+	// AnnotationPrefix begins every ipkeeper annotation; the plugin refuses
+	// a pod annotation under it that it does not know, since a misspelt key
+	// would otherwise be ignored without a word.
+	AnnotationPrefix = "ipam.ipkeeper.dev/"
+)
+
+// NetworkPoolsAnnotation returns the key of the annotation that chooses the
+// pools of one network of a pod (ipam.ipkeeper.dev/pools.<network>, where
+// network is the CNI network name: with Multus, the
+// NetworkAttachmentDefinition's name). It wins over AnnotationPools, which
+// applies to every network of the pod.
+func NetworkPoolsAnnotation(network string) string { return AnnotationPools + "." + network }
+
+// NetworkIPsAnnotation returns the key of the annotation that asks for exact
+// addresses on one network of a pod (ipam.ipkeeper.dev/ips.<network>). It
+// wins over AnnotationIPs, which applies to every network of the pod.
+func NetworkIPsAnnotation(network string) string { return AnnotationIPs + "." + network }
+
+// Annotations of Multus, the meta plugin that attaches several networks to
+// a pod, that the plugin reads to tell which networks a pod has.
+const (
+	// MultusNetworksAnnotation lists a pod's secondary networks: name,
+	// namespace/name, name@interface, or a JSON list of network selection
+	// elements.
+	MultusNetworksAnnotation = "k8s.v1.cni.cncf.io/networks"
+	// MultusDefaultNetworkAnnotation replaces a pod's default network.
+	MultusDefaultNetworkAnnotation = "v1.multus-cni.io/default-network"
 )
 
 // PoolFinalizer keeps a deleted IPPool Terminating until its last claim is
@@ -91,6 +130,11 @@ const (
 	// lies inside it, without a grace period: no pod can run on a node that
 	// is gone.
 	ReasonNodeGone = "NodeGone"
+	// ReasonPoolGone: the pool of a Block claim is being deleted, or no
+	// longer exists (it was deleted while a node claimed the block). The
+	// garbage collector releases such a block as soon as no Address claim
+	// lies inside it, so that the pool's deletion can complete.
+	ReasonPoolGone = "PoolGone"
 )
 
 // IPClaim condition Invalid and its reasons. The operator checks every
@@ -115,6 +159,11 @@ const (
 	// ReasonDuplicate: an older Address claim of the same pool holds an
 	// address for the same container interface.
 	ReasonDuplicate = "Duplicate"
+	// ReasonNamespaceNotSelected: the pool's namespaceSelector does not
+	// select the namespace of the claim's pod.
+	ReasonNamespaceNotSelected = "NamespaceNotSelected"
+	// ReasonLabels: an ipkeeper label of the claim disagrees with its spec.
+	ReasonLabels = "Labels"
 	// ReasonValid: the claim keeps every rule of its pool (again).
 	ReasonValid = "Valid"
 )

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -22,7 +23,14 @@ import (
 var version = "devel"
 
 func main() {
-	cfg := parseFlags()
+	cfg, check := parseFlags()
+	if check {
+		if err := nodeagent.Ready(cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "not ready:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	logf("Starting", "version", version, "node", cfg.NodeName)
@@ -32,8 +40,12 @@ func main() {
 	}
 }
 
-func parseFlags() nodeagent.Config {
+// parseFlags returns the agent's configuration, and whether it is asked
+// only to check that its work is in place (its readiness probe).
+func parseFlags() (nodeagent.Config, bool) {
 	var cfg nodeagent.Config
+	var check bool
+	generation, _ := strconv.ParseInt(os.Getenv("POD_TEMPLATE_GENERATION"), 10, 64)
 	flag.StringVar(&cfg.NodeName, "node-name", os.Getenv("NODE_NAME"), "This node's name (default $NODE_NAME, from the downward API).")
 	flag.StringVar(&cfg.Server, "server", inClusterServer(), "The API server's URL for the plugin (default from KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT).")
 	flag.StringVar(&cfg.TokenFile, "token-file", "/var/run/secrets/ipkeeper/token", "The projected service-account token.")
@@ -43,8 +55,10 @@ func parseFlags() nodeagent.Config {
 	flag.StringVar(&cfg.CNIConfDir, "cni-conf-dir", "/host/etc/cni/net.d", "The node's CNI configuration directory, as mounted.")
 	flag.StringVar(&cfg.NetworkConfigDir, "network-config-dir", "", "A directory of network configurations to install (a mounted ConfigMap); empty installs none.")
 	flag.DurationVar(&cfg.Interval, "interval", 10*time.Second, "How often to look for a rotated token or a changed configuration.")
+	flag.Int64Var(&cfg.Generation, "generation", generation, "The pod-template generation of the agent's DaemonSet pod (default $POD_TEMPLATE_GENERATION): only the newest agent on a node writes.")
+	flag.BoolVar(&check, "check", false, "Only check that the plugin is installed and its kubeconfig holds this agent's token: exit 0 if so (the readiness probe).")
 	flag.Parse()
-	return cfg
+	return cfg, check
 }
 
 // inClusterServer returns the API server's URL as a pod sees it.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
 )
 
 // Allocator reserves addresses for one node.
@@ -26,8 +27,15 @@ type Request struct {
 	Pool   *ipamv1alpha1.IPPool
 	Layout ipspace.Layout
 	Owner  ipamv1alpha1.ClaimOwner
-	// Address, when valid, is the exact address the pod asked for.
-	Address netip.Addr
+	// Address, when valid, is the exact address the pod asked for, and
+	// RequestedBy where it asked, for the messages ("annotation
+	// ipam.ipkeeper.dev/ips", "runtimeConfig.ips"; the plain annotation
+	// when empty).
+	Address     netip.Addr
+	RequestedBy string
+	// SamePodAdvice, when set, is what to do when another interface of the
+	// same pod holds Address: the source asked for it on every network.
+	SamePodAdvice string
 	// Cursor is the last address this node handed out from the pool; the
 	// search for a free address starts after it.
 	Cursor netip.Addr
@@ -58,7 +66,7 @@ func (a *Allocator) allocate(ctx context.Context, req Request) (*ipamv1alpha1.IP
 	if req.Address.IsValid() {
 		return a.allocateExact(ctx, req)
 	}
-	blocks, held := nodeBlocks(req)
+	blocks, held := nodeBlocks(req, a.Node)
 	claim, err := a.createFirst(ctx, req, roundRobin(req.Layout, blocks, held, req.Cursor))
 	if claim == nil && err == nil {
 		claim, err = a.allocateInNewBlock(ctx, req, blocks)
@@ -74,7 +82,7 @@ func (a *Allocator) allocate(ctx context.Context, req Request) (*ipamv1alpha1.IP
 
 // nodeBlocks returns the node's blocks of the pool, sorted, and the
 // addresses the node holds in the pool.
-func nodeBlocks(req Request) ([]netip.Prefix, map[netip.Addr]bool) {
+func nodeBlocks(req Request, node string) ([]netip.Prefix, map[netip.Addr]bool) {
 	var blocks []netip.Prefix
 	held := make(map[netip.Addr]bool, len(req.NodeClaims))
 	for _, c := range req.NodeClaims {
@@ -83,7 +91,9 @@ func nodeBlocks(req Request) ([]netip.Prefix, map[netip.Addr]bool) {
 		}
 		switch c.Spec.Type {
 		case ipamv1alpha1.ClaimTypeBlock:
-			if p, err := netip.ParsePrefix(c.Spec.CIDR); err == nil && req.Layout.CheckBlock(p) == nil {
+			// The list is by node label; a block whose label lies about its
+			// node is not this node's to allocate in.
+			if p, err := netip.ParsePrefix(c.Spec.CIDR); err == nil && c.Spec.Node == node && req.Layout.CheckBlock(p) == nil {
 				blocks = append(blocks, p)
 			}
 		case ipamv1alpha1.ClaimTypeAddress:
@@ -220,7 +230,7 @@ func (a *Allocator) borrow(ctx context.Context, req Request, own []netip.Prefix)
 			return claim, err
 		}
 	}
-	return nil, newError(ErrExhausted,
+	return nil, ipamerr.New(ErrExhausted,
 		"pool %s has no free block, and no free address in the blocks of node %s or in the %d other blocks it looked at (of %s): add a pool or free addresses",
 		req.Pool.Name, a.Node, maxBorrowBlocks, req.Layout.BlockCapacity())
 }
@@ -244,7 +254,7 @@ func (a *Allocator) blocksExhausted(ctx context.Context, req Request) error {
 	if err != nil {
 		return err
 	}
-	return newError(ErrExhausted,
+	return ipamerr.New(ErrExhausted,
 		"pool %s has no free address in the blocks of node %s and no free block (%d/%s blocks claimed); strictAffinity forbids borrowing from other nodes' blocks: add a pool or free addresses",
 		req.Pool.Name, a.Node, len(claimed), req.Layout.BlockCapacity())
 }
@@ -253,7 +263,7 @@ func (a *Allocator) blocksExhausted(ctx context.Context, req Request) error {
 // block was looked at, and every usable address is held.
 func exhausted(req Request) error {
 	capacity := req.Layout.Capacity()
-	return newError(ErrExhausted, "pool %s is exhausted (%s/%s in use): add a pool or free addresses",
+	return ipamerr.New(ErrExhausted, "pool %s is exhausted (%s/%s in use): add a pool or free addresses",
 		req.Pool.Name, capacity, capacity)
 }
 
@@ -261,9 +271,13 @@ func exhausted(req Request) error {
 // claim of this container for that address counts as success (not created
 // now): the runtime may repeat an ADD.
 func (a *Allocator) allocateExact(ctx context.Context, req Request) (*ipamv1alpha1.IPClaim, bool, error) {
+	source := req.RequestedBy
+	if source == "" {
+		source = "annotation " + ipamv1alpha1.AnnotationIPs
+	}
 	if why := req.Layout.WhyUnusable(req.Address); why != "" {
-		return nil, false, newError(ErrAddressUnusable, "address %s asked for in annotation %s is %s: ask for a usable address of pool %s",
-			req.Address, ipamv1alpha1.AnnotationIPs, why, req.Pool.Name)
+		return nil, false, ipamerr.New(ErrAddressUnusable, "address %s asked for in %s is %s: ask for a usable address of pool %s",
+			req.Address, source, why, req.Pool.Name)
 	}
 	claim := a.addressClaim(req, req.Address)
 	err := a.Store.Create(ctx, claim)
@@ -280,8 +294,18 @@ func (a *Allocator) allocateExact(ctx context.Context, req Request) (*ipamv1alph
 	if SameOwner(holder, req.Owner) {
 		return holder, false, nil
 	}
-	return nil, false, newError(ErrAddressHeld, "address %s asked for in annotation %s is held by %s: ask for another address or release it first",
-		req.Address, ipamv1alpha1.AnnotationIPs, holder.Holder())
+	if o := holder.Spec.Owner; req.SamePodAdvice != "" && samePod(o, req.Owner) {
+		return nil, false, ipamerr.New(ErrAddressHeld, "address %s asked for in %s is held by interface %s of the same pod, on network %s: %s",
+			req.Address, source, o.Interface, o.Network, req.SamePodAdvice)
+	}
+	return nil, false, ipamerr.New(ErrAddressHeld, "address %s asked for in %s is held by %s: ask for another address or release it first",
+		req.Address, source, holder.Holder())
+}
+
+// samePod reports whether held, the owner of a claim, is another interface
+// of owner's pod: the same pod UID, or the same sandbox.
+func samePod(held *ipamv1alpha1.ClaimOwner, owner ipamv1alpha1.ClaimOwner) bool {
+	return held != nil && ((held.UID != "" && held.UID == owner.UID) || held.ContainerID == owner.ContainerID)
 }
 
 // SameOwner reports whether claim belongs to owner's container interface.
@@ -295,12 +319,8 @@ func (a *Allocator) addressClaim(req Request, addr netip.Addr) *ipamv1alpha1.IPC
 	owner := req.Owner
 	return &ipamv1alpha1.IPClaim{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: ipspace.AddressClaimName(addr),
-			Labels: map[string]string{
-				ipamv1alpha1.LabelPool:  ipamv1alpha1.LabelValue(req.Pool.Name),
-				ipamv1alpha1.LabelNode:  ipamv1alpha1.LabelValue(a.Node),
-				ipamv1alpha1.LabelBlock: ipspace.BlockClaimName(req.Layout.BlockOf(addr)),
-			},
+			Name:   ipspace.AddressClaimName(addr),
+			Labels: ipamv1alpha1.ClaimLabels(req.Pool.Name, a.Node, ipspace.BlockClaimName(req.Layout.BlockOf(addr))),
 		},
 		Spec: ipamv1alpha1.IPClaimSpec{
 			Pool:    req.Pool.Name,
@@ -316,11 +336,8 @@ func (a *Allocator) addressClaim(req Request, addr netip.Addr) *ipamv1alpha1.IPC
 func (a *Allocator) blockClaim(req Request, block netip.Prefix) *ipamv1alpha1.IPClaim {
 	return &ipamv1alpha1.IPClaim{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: ipspace.BlockClaimName(block),
-			Labels: map[string]string{
-				ipamv1alpha1.LabelPool: ipamv1alpha1.LabelValue(req.Pool.Name),
-				ipamv1alpha1.LabelNode: ipamv1alpha1.LabelValue(a.Node),
-			},
+			Name:   ipspace.BlockClaimName(block),
+			Labels: ipamv1alpha1.ClaimLabels(req.Pool.Name, a.Node, ""),
 		},
 		Spec: ipamv1alpha1.IPClaimSpec{
 			Pool: req.Pool.Name,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
 )
 
 // nodeLister lists a node's claims, as the plugin does before it allocates.
@@ -81,7 +82,7 @@ func (n *testNode) mustAllocate() netip.Addr {
 // holds want.
 func expectError(t *testing.T, err error, kind error, want string) {
 	t.Helper()
-	var allocErr *Error
+	var allocErr *ipamerr.Error
 	if !errors.As(err, &allocErr) || !errors.Is(err, kind) || !strings.Contains(allocErr.Error(), want) {
 		t.Fatalf("error = %v; want %q containing %q", err, kind, want)
 	}
@@ -268,5 +269,28 @@ func TestOwnBlockIsAdopted(t *testing.T) {
 	}
 	if blocks, _ := store.PoolBlocks(context.Background(), "p"); len(blocks) != 1 {
 		t.Fatalf("blocks = %v, want only the adopted one", blocks)
+	}
+}
+
+// TestBlockOfAnotherNodeIsNotUsed hands the node a list holding a block
+// whose spec names another node (its node label lied, so the node's list
+// by label found it): the node does not allocate in it.
+func TestBlockOfAnotherNodeIsNotUsed(t *testing.T) {
+	store := NewFake()
+	pool := newPool("p", ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/24", BlockSize: ptr.To[int32](28)})
+	node := newNode(t, store, "node-a", pool)
+	other := newNode(t, store, "node-b", pool)
+	foreign := other.alloc.blockClaim(other.request(), netip.MustParsePrefix("10.0.0.16/28"))
+	if err := store.Create(context.Background(), foreign); err != nil {
+		t.Fatal(err)
+	}
+	req := node.request()
+	req.NodeClaims = append(req.NodeClaims, *foreign)
+	claim, err := node.alloc.Allocate(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := netip.MustParseAddr(claim.Spec.Address); netip.MustParsePrefix("10.0.0.16/28").Contains(a) {
+		t.Fatalf("node-a allocated %s inside node-b's block", a)
 	}
 }

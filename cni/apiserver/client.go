@@ -156,10 +156,11 @@ func (c *Client) PodMeta(ctx context.Context, namespace, name string) (*metav1.P
 	return c.objectMeta(ctx, pods, namespace, name, metav1.GetOptions{})
 }
 
-// NamespaceMeta returns a namespace's metadata, read from the watch cache:
-// its annotations change seldom. A missing namespace is (nil, nil).
+// NamespaceMeta returns a namespace's metadata, read consistently: its
+// labels decide which pools the pod may use, and no webhook checks the
+// plugin's claims. A missing namespace is (nil, nil).
 func (c *Client) NamespaceMeta(ctx context.Context, name string) (*metav1.PartialObjectMetadata, error) {
-	return c.objectMeta(ctx, namespaces, "", name, fromWatchCache)
+	return c.objectMeta(ctx, namespaces, "", name, metav1.GetOptions{})
 }
 
 // NodeMeta returns a node's metadata, read from the watch cache: its labels
@@ -186,12 +187,13 @@ func objectName(namespace, name string) string {
 	return namespace + "/" + name
 }
 
-// Pool returns a pool read from the watch cache, or nil when it does not
-// exist. A stale pool is harmless: the admission webhook checks the live
-// pool on every claim.
+// Pool returns a pool read consistently, or nil when it does not exist: the
+// plugin's claims skip the webhook, so a pool just disabled, being deleted
+// or given new exclusions must not look as it was. A GET by name is one
+// key read from etcd, made beside the pod's, so it adds no round trip.
 func (c *Client) Pool(ctx context.Context, name string) (*ipamv1alpha1.IPPool, error) {
 	pool := &ipamv1alpha1.IPPool{}
-	err := c.do(ctx, c.rest.Get().AbsPath(path(poolsPath, name)...), &fromWatchCache, nil, pool)
+	err := c.do(ctx, c.rest.Get().AbsPath(path(poolsPath, name)...), nil, nil, pool)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}

@@ -28,7 +28,8 @@ const (
 	// PoolUnavailable: the pool does not exist, is disabled, is being
 	// deleted, or is not Ready.
 	PoolUnavailable uint = 103
-	// BadAnnotation: an ipam.ipkeeper.dev annotation cannot be used.
+	// BadAnnotation: an ipam.ipkeeper.dev annotation, or a static address
+	// asked for in runtimeConfig.ips or args.cni.ips, cannot be used.
 	BadAnnotation uint = 104
 	// ClaimMismatch: CHECK found a reservation missing or held by another
 	// container.
@@ -36,6 +37,9 @@ const (
 	// Denied: the API server refused a claim (admission or validation) for
 	// a reason that retrying will not fix.
 	Denied uint = 106
+	// NamespaceNotSelected: the pool's namespaceSelector does not select
+	// the pod's namespace, or the caller is no Kubernetes pod.
+	NamespaceNotSelected uint = 107
 )
 
 // New returns a CNI error with code and a formatted message.

@@ -22,7 +22,7 @@ const (
 	DefaultDataDir    = "/var/lib/cni/ipkeeper"
 	DefaultTimeout    = 30 * time.Second
 	// NodeNameFile is the file, beside the kubeconfig, where the node
-	// installer writes the node's name.
+	// agent writes the node's name.
 	NodeNameFile = "nodename"
 )
 
@@ -59,7 +59,20 @@ type Config struct {
 	ValidAttachments []types.GCAttachment
 	// PrevResult is set on CHECK (and DEL, when the runtime sends it).
 	PrevResult types.Result
+	// runtimeConfig and args are kept as sent: only an ADD reads the static
+	// addresses in them (StaticIPs), so that no other verb fails on them.
+	runtimeConfig, args json.RawMessage
 }
+
+// Where a runtime asks for static addresses, as the messages name them.
+const (
+	// SourceRuntimeConfig is the ips capability: libcni puts it in when
+	// the plugin's configuration declares "capabilities": {"ips": true}, and
+	// Multus fills it from a network selection element's ips.
+	SourceRuntimeConfig = "runtimeConfig.ips"
+	// SourceArgs is the args convention of CNI configurations.
+	SourceArgs = "args.cni.ips"
+)
 
 // fullConfig is the part of a network configuration the plugin reads.
 type fullConfig struct {
@@ -67,6 +80,8 @@ type fullConfig struct {
 	IPAM             json.RawMessage      `json:"ipam"`
 	ValidAttachments []types.GCAttachment `json:"cni.dev/valid-attachments,omitempty"`
 	Attachments      []types.GCAttachment `json:"cni.dev/attachments,omitempty"`
+	RuntimeConfig    json.RawMessage      `json:"runtimeConfig,omitempty"`
+	Args             json.RawMessage      `json:"args,omitempty"`
 }
 
 // Parse parses and checks a network configuration. Its errors say which key
@@ -87,13 +102,52 @@ func Parse(data []byte) (*Config, error) {
 	if err != nil || timeout <= 0 {
 		return nil, fmt.Errorf(`ipam.timeout %q is not a positive duration such as "30s"`, ipam.Timeout)
 	}
-	cfg := &Config{Network: full.NetConf, IPAM: ipam, TimeoutDuration: timeout, ValidAttachments: append(full.ValidAttachments, full.Attachments...)}
+	cfg := &Config{
+		Network: full.NetConf, IPAM: ipam, TimeoutDuration: timeout,
+		ValidAttachments: append(full.ValidAttachments, full.Attachments...),
+		runtimeConfig:    full.RuntimeConfig, args: full.Args,
+	}
 	if full.RawPrevResult != nil {
 		if err := parsePrevResult(cfg, &full.NetConf); err != nil {
 			return nil, err
 		}
 	}
 	return cfg, nil
+}
+
+// StaticIPs returns the static addresses the runtime asks for and where:
+// runtimeConfig.ips if it lists any, else args.cni.ips; source is "" when
+// neither does. An empty list asks for nothing: runtimes may send one.
+func (c *Config) StaticIPs() (ips []string, source string, err error) {
+	var runtimeConfig struct {
+		IPs []string `json:"ips"`
+	}
+	if len(c.runtimeConfig) > 0 {
+		if err := json.Unmarshal(c.runtimeConfig, &runtimeConfig); err != nil {
+			return nil, "", notAList(SourceRuntimeConfig)
+		}
+	}
+	if len(runtimeConfig.IPs) > 0 {
+		return runtimeConfig.IPs, SourceRuntimeConfig, nil
+	}
+	var args struct {
+		CNI struct {
+			IPs []string `json:"ips"`
+		} `json:"cni"`
+	}
+	if len(c.args) > 0 {
+		if err := json.Unmarshal(c.args, &args); err != nil {
+			return nil, "", notAList(SourceArgs)
+		}
+	}
+	if len(args.CNI.IPs) > 0 {
+		return args.CNI.IPs, SourceArgs, nil
+	}
+	return nil, "", nil
+}
+
+func notAList(source string) error {
+	return fmt.Errorf(`%s must be a list of addresses such as ["10.32.0.5/24", "fd00::5"]`, source)
 }
 
 // parseIPAM decodes the ipam section strictly: an unknown key is most

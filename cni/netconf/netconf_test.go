@@ -83,3 +83,48 @@ func TestParse(t *testing.T) {
 		})
 	}
 }
+
+func TestStaticIPs(t *testing.T) {
+	const head = `{"cniVersion":"1.1.0","name":"net","ipam":{"type":"ipkeeper"}`
+	tests := []struct {
+		name    string
+		extra   string
+		want    string
+		source  string
+		wantErr string
+	}{
+		{name: "none"},
+		{name: "runtimeConfig", extra: `"runtimeConfig":{"ips":["10.0.0.5/24"],"portMappings":[]}`, want: "10.0.0.5/24", source: SourceRuntimeConfig},
+		{name: "args", extra: `"args":{"cni":{"ips":["10.0.0.6","fd00::6"]}}`, want: "10.0.0.6 fd00::6", source: SourceArgs},
+		{name: "runtimeConfig wins whole", extra: `"runtimeConfig":{"ips":["10.0.0.5"]},"args":{"cni":{"ips":["10.0.0.6","fd00::6"]}}`,
+			want: "10.0.0.5", source: SourceRuntimeConfig},
+		{name: "an empty list asks for nothing", extra: `"runtimeConfig":{"ips":[]},"args":{"cni":{"ips":["10.0.0.6"]}}`,
+			want: "10.0.0.6", source: SourceArgs},
+		{name: "other args", extra: `"args":{"cni":{"labels":[{"key":"a","value":"b"}]}}`},
+		{name: "not a list", extra: `"runtimeConfig":{"ips":"10.0.0.5"}`,
+			wantErr: `runtimeConfig.ips must be a list of addresses such as ["10.32.0.5/24", "fd00::5"]`},
+		{name: "args not a list", extra: `"args":{"cni":{"ips":[5]}}`, wantErr: `args.cni.ips must be a list of addresses`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			config := head + "}"
+			if tt.extra != "" {
+				config = head + "," + tt.extra + "}"
+			}
+			cfg, err := Parse([]byte(config))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ips, source, err := cfg.StaticIPs()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || strings.Join(ips, " ") != tt.want || source != tt.source {
+				t.Fatalf("StaticIPs = %v from %q, %v; want %s from %q", ips, source, err, tt.want, tt.source)
+			}
+		})
+	}
+}

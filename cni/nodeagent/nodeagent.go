@@ -6,8 +6,12 @@
 // the node-claims admission policy keeps to that node's claims.
 //
 // Everything is written atomically and only when it changed, and nothing is
-// removed when the agent stops: a node keeps a working plugin through an
-// update or a restart of the agent, until its token expires.
+// removed when the agent stops. The token works for as long as the agent's
+// pod exists, through restarts of its container; when the pod goes, the
+// token stops working. So a rolling update starts the new agent beside the
+// old one, the old one stops writing once the newer one has taken over,
+// and the old pod is removed only when the new agent is ready (Ready): a
+// node always has a working plugin.
 package nodeagent
 
 import (
@@ -37,6 +41,8 @@ const (
 	KubeconfigDirName = "ipkeeper.d"
 	// KubeconfigName is the kubeconfig's name in it.
 	KubeconfigName = "ipkeeper.kubeconfig"
+	// authInfoName names the plugin's user in the kubeconfig.
+	authInfoName = "ipkeeper-node"
 )
 
 // Config says where the agent reads and writes. Paths are as the agent's
@@ -61,6 +67,10 @@ type Config struct {
 	// Interval is how often the agent looks for a rotated token, a changed
 	// CA or network configuration.
 	Interval time.Duration
+	// Generation is the pod-template generation of the agent's DaemonSet
+	// pod. A rolling update starts the new agent beside the old one; only
+	// the agent of the highest generation on a node writes.
+	Generation int64
 }
 
 // Check says what is wrong with the configuration, if anything.
@@ -102,8 +112,13 @@ func Run(ctx context.Context, cfg Config, log func(msg string, keysAndValues ...
 	if err := atomicfile.RemoveLeftovers(cfg.CNIBinDir); err != nil {
 		log("Cannot remove leftovers of an interrupted copy", "dir", cfg.CNIBinDir, "error", err)
 	}
+	superseded := false
 	if err := Sync(cfg, log); err != nil {
-		return err
+		if !errors.Is(err, ErrSuperseded) {
+			return err
+		}
+		superseded = true
+		log("Not writing: "+err.Error(), "node", cfg.NodeName)
 	}
 	ticker := time.NewTicker(cfg.Interval)
 	defer ticker.Stop()
@@ -114,22 +129,36 @@ func Run(ctx context.Context, cfg Config, log func(msg string, keysAndValues ...
 			return nil
 		case <-ticker.C:
 		}
-		if err := Sync(cfg, log); err != nil {
+		err := Sync(cfg, log)
+		switch {
+		case errors.Is(err, ErrSuperseded):
+			if !superseded {
+				log("Stopping writing: "+err.Error(), "node", cfg.NodeName)
+			}
+			superseded = true
+		case err != nil:
 			log("Cannot bring the node side up to date; retrying", "after", cfg.Interval, "error", err)
 		}
 	}
 }
 
 // Sync writes what is missing or changed: the plugin binary, the node name,
-// the kubeconfig and the network configurations.
+// the kubeconfig and the network configurations. It writes nothing, and
+// returns ErrSuperseded, when a newer agent owns the node side.
 func Sync(cfg Config, log func(msg string, keysAndValues ...any)) error {
-	if err := os.MkdirAll(filepath.Dir(cfg.KubeconfigPath()), 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", filepath.Dir(cfg.KubeconfigPath()), err)
+	dir := filepath.Dir(cfg.KubeconfigPath())
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
 	}
 	kubeconfig, err := buildKubeconfig(cfg)
 	if err != nil {
 		return err
 	}
+	unlock, err := owning(dir, cfg.Generation)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	steps := []struct {
 		what  string
 		write func() (bool, error)
@@ -155,6 +184,28 @@ func Sync(cfg Config, log func(msg string, keysAndValues ...any)) error {
 	return nil
 }
 
+// Ready says whether this agent's work is in place on the node: the plugin
+// is installed and its kubeconfig holds this agent's current token. It is
+// the agent's readiness check: a rolling update stops the old agent, and
+// its pod's token stops working, only once the new one is ready.
+func Ready(cfg Config) error {
+	if _, err := os.Stat(filepath.Join(cfg.CNIBinDir, PluginName)); err != nil {
+		return fmt.Errorf("the plugin is not installed: %w", err)
+	}
+	want, err := os.ReadFile(cfg.TokenFile)
+	if err != nil {
+		return fmt.Errorf("read the token: %w", err)
+	}
+	kc, err := clientcmd.LoadFromFile(cfg.KubeconfigPath())
+	if err != nil {
+		return fmt.Errorf("read the plugin's kubeconfig: %w", err)
+	}
+	if user := kc.AuthInfos[authInfoName]; user == nil || user.Token != strings.TrimSpace(string(want)) {
+		return errors.New("the plugin's kubeconfig does not hold this agent's token (yet)")
+	}
+	return nil
+}
+
 // buildKubeconfig returns the plugin's kubeconfig: the server, the CA and
 // the token as they are now, inline, since the plugin on the host cannot
 // read the agent's pod volume.
@@ -169,8 +220,8 @@ func buildKubeconfig(cfg Config) ([]byte, error) {
 	}
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["cluster"] = &clientcmdapi.Cluster{Server: cfg.Server, CertificateAuthorityData: ca}
-	kc.AuthInfos["ipkeeper-node"] = &clientcmdapi.AuthInfo{Token: strings.TrimSpace(string(token))}
-	kc.Contexts["ipkeeper"] = &clientcmdapi.Context{Cluster: "cluster", AuthInfo: "ipkeeper-node"}
+	kc.AuthInfos[authInfoName] = &clientcmdapi.AuthInfo{Token: strings.TrimSpace(string(token))}
+	kc.Contexts["ipkeeper"] = &clientcmdapi.Context{Cluster: "cluster", AuthInfo: authInfoName}
 	kc.CurrentContext = "ipkeeper"
 	data, err := clientcmd.Write(*kc)
 	if err != nil {

@@ -110,12 +110,20 @@ func TestRunFollowsTokenRotation(t *testing.T) {
 
 func TestNetworkConfigsAreInstalled(t *testing.T) {
 	n := newNode(t)
+	// As the kubelet lays out a ConfigMap volume: the files live in a
+	// hidden, versioned directory, reached through symbolic links.
 	n.cfg.NetworkConfigDir = filepath.Join(t.TempDir(), "network")
-	if err := os.MkdirAll(filepath.Join(n.cfg.NetworkConfigDir, "..data"), 0o755); err != nil {
+	data := filepath.Join(n.cfg.NetworkConfigDir, "..2026_11_30_04_00_00.1")
+	if err := os.MkdirAll(data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	n.write(t, filepath.Join(n.cfg.NetworkConfigDir, "10-pods.conflist"), `{"name":"pods"}`)
-	n.write(t, filepath.Join(n.cfg.NetworkConfigDir, "README"), "not a network")
+	n.write(t, filepath.Join(data, "10-pods.conflist"), `{"name":"pods"}`)
+	n.write(t, filepath.Join(data, "README"), "not a network")
+	for _, link := range [][2]string{{filepath.Base(data), "..data"}, {"..data/10-pods.conflist", "10-pods.conflist"}, {"..data/README", "README"}} {
+		if err := os.Symlink(link[0], filepath.Join(n.cfg.NetworkConfigDir, link[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := Sync(n.cfg, nolog); err != nil {
 		t.Fatal(err)
 	}
@@ -161,5 +169,86 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestNewerAgentTakesOver runs the old and the new agent of a rolling
+// update side by side on one node, each with its own pod's token: the
+// newer takes over and is Ready, the old one stops writing (even when its
+// token rotates) and is not Ready, so the node's kubeconfig keeps the
+// token that outlives the old pod.
+func TestNewerAgentTakesOver(t *testing.T) {
+	n := newNode(t)
+	old := n.cfg
+	old.Generation = 1
+	newer := old
+	newer.Generation, newer.TokenFile = 2, filepath.Join(filepath.Dir(old.TokenFile), "token-new")
+	n.write(t, newer.TokenFile, "token-new")
+
+	stopOld := runAgent(t, old)
+	defer stopOld()
+	waitFor(t, func() bool { return n.holds(t, "token-1") })
+	if err := Ready(old); err != nil {
+		t.Fatalf("the only agent is not Ready: %v", err)
+	}
+	stopNew := runAgent(t, newer)
+	waitFor(t, func() bool { return n.holds(t, "token-new") })
+	if err := Ready(newer); err != nil {
+		t.Fatalf("the newer agent is not Ready: %v", err)
+	}
+	// With the newer agent stopped, nothing would put its token back.
+	stopNew()
+	n.write(t, old.TokenFile, "token-1-rotated")
+	time.Sleep(10 * old.Interval)
+	if got := n.token(t); got != "token-new" {
+		t.Fatalf("the old agent wrote its token back: %q", got)
+	}
+	if err := Ready(old); err == nil {
+		t.Fatal("the superseded agent reports Ready")
+	}
+}
+
+// TestOlderAgentStartingLateWritesNothing starts an agent of an older
+// generation (its container restarted during a rolling update) on a node a
+// newer agent owns: it runs without writing and without failing.
+func TestOlderAgentStartingLateWritesNothing(t *testing.T) {
+	n := newNode(t)
+	newer := n.cfg
+	newer.Generation = 3
+	stopNew := runAgent(t, newer)
+	waitFor(t, func() bool { return n.holds(t, "token-1") })
+	stopNew() // so that nothing would put its token back
+	old := newer
+	old.Generation, old.TokenFile = 2, filepath.Join(filepath.Dir(newer.TokenFile), "token-old")
+	n.write(t, old.TokenFile, "token-old")
+	stopOld := runAgent(t, old)
+	defer stopOld()
+	time.Sleep(10 * old.Interval)
+	if got := n.token(t); got != "token-1" {
+		t.Fatalf("the older agent overwrote the kubeconfig: %q", got)
+	}
+}
+
+// holds reports whether the kubeconfig exists and holds token.
+func (n *node) holds(t *testing.T, token string) bool {
+	t.Helper()
+	if _, err := os.Stat(n.cfg.KubeconfigPath()); err != nil {
+		return false
+	}
+	return n.token(t) == token
+}
+
+// runAgent runs the agent until the returned function is called, and
+// fails the test if it stops with an error.
+func runAgent(t *testing.T, cfg Config) func() {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, nolog) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent of generation %d: %v", cfg.Generation, err)
+		}
 	}
 }

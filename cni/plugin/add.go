@@ -25,7 +25,7 @@ func (p *Plugin) Add(ctx context.Context, args *skel.CmdArgs) (types.Result, err
 	if err != nil {
 		return nil, asCNIError("read the pod, its namespace and the pools", err)
 	}
-	families, err := p.plan(ctx, in)
+	families, err := p.plan(ctx, pod, in)
 	if err != nil {
 		return nil, asCNIError("choose pools", err)
 	}
@@ -66,6 +66,7 @@ type inputs struct {
 	podAnnotations       map[string]string
 	podUID               string
 	namespaceAnnotations map[string]string
+	namespaceLabels      map[string]string
 	nodeLabels           map[string]string
 	// pools holds every pool read, nil for those that do not exist.
 	pools map[string]*ipamv1alpha1.IPPool
@@ -119,14 +120,14 @@ func (p *Plugin) readPod(ctx context.Context, pod podArgs, in *inputs) error {
 	return nil
 }
 
-// readNamespace reads the annotations of the pod's namespace; a missing
-// namespace has none.
+// readNamespace reads the annotations and labels of the pod's namespace; a
+// missing namespace has none.
 func (p *Plugin) readNamespace(ctx context.Context, name string, in *inputs) error {
 	ns, err := p.Cluster.NamespaceMeta(ctx, name)
 	if err != nil || ns == nil {
 		return err
 	}
-	in.namespaceAnnotations = ns.Annotations
+	in.namespaceAnnotations, in.namespaceLabels = ns.Annotations, ns.Labels
 	return nil
 }
 
@@ -154,31 +155,36 @@ func (p *Plugin) readPool(ctx context.Context, name string, in *inputs, mu *sync
 
 // plan chooses the pools of each family and attaches the addresses the pod
 // asked for. Pools named by an annotation but not configured are read here.
-func (p *Plugin) plan(ctx context.Context, in *inputs) ([]poolchoice.Family, error) {
-	names, source, err := poolchoice.Names(in.podAnnotations, in.namespaceAnnotations, p.Config.IPAM.Pools)
+func (p *Plugin) plan(ctx context.Context, pod podArgs, in *inputs) ([]poolchoice.Family, error) {
+	network := p.Config.Network.Name
+	if err := poolchoice.CheckAnnotations(network, in.podAnnotations); err != nil {
+		return nil, err
+	}
+	choice, err := poolchoice.Names(network, in.podAnnotations, in.namespaceAnnotations, p.Config.IPAM.Pools)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.readUnreadPools(ctx, names, in); err != nil {
-		return nil, err
+	runtimeIPs, runtimeSource, err := p.Config.StaticIPs()
+	if err != nil {
+		return nil, cnierr.New(cnierr.BadAnnotation, "%v", err)
 	}
-	if err := p.readNodeLabels(ctx, names, in); err != nil {
-		return nil, err
-	}
-	families, err := poolchoice.Choose(names, in.pools, p.Node, in.nodeLabels)
+	statics, err := poolchoice.RequestedAddresses(network, runtimeIPs, runtimeSource, in.podAnnotations)
 	if err != nil {
 		return nil, err
 	}
-	requested, err := poolchoice.RequestedAddresses(in.podAnnotations)
+	if err := p.readUnreadPools(ctx, choice.Names, in); err != nil {
+		return nil, err
+	}
+	if err := p.readNodeLabels(ctx, choice.Names, in); err != nil {
+		return nil, err
+	}
+	families, err := poolchoice.Choose(choice, in.pools, poolchoice.Placement{
+		Node: p.Node, NodeLabels: in.nodeLabels, Namespace: pod.Namespace, NamespaceLabels: in.namespaceLabels,
+	})
 	if err != nil {
 		return nil, err
 	}
-	for _, addr := range requested {
-		if families, err = poolchoice.Pin(families, addr, source); err != nil {
-			return nil, err
-		}
-	}
-	return families, nil
+	return poolchoice.Pin(families, statics, choice.Source)
 }
 
 // readNodeLabels reads the node's labels when one of the named pools has a
@@ -251,7 +257,8 @@ func requests(families []poolchoice.Family, owner ipamv1alpha1.ClaimOwner, nodeC
 				return nil, cnierr.New(cnierr.PoolUnavailable, "pool %s cannot be used: %v", pool.Name, err)
 			}
 			reqs = append(reqs, allocator.Request{
-				Pool: pool, Layout: layout, Owner: owner, Address: f.Requested,
+				Pool: pool, Layout: layout, Owner: owner,
+				Address: f.Requested, RequestedBy: f.RequestedBy, SamePodAdvice: f.SamePodAdvice,
 				Cursor: states[pool.Name].Cursor, NodeClaims: nodeClaims,
 			})
 		}

@@ -162,17 +162,7 @@ func TestAdd(t *testing.T) {
 			p := testPlugin(t, f, tt.pools, nil)
 			res, err := p.Add(t.Context(), &skel.CmdArgs{ContainerID: "c1", IfName: "eth0", Args: tt.args})
 			expectCNIError(t, err, tt.wantCode, tt.wantMsg)
-			var got []string
-			if err == nil {
-				result, err := current.NewResultFromResult(res)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, ip := range result.IPs {
-					got = append(got, ip.Address.String())
-				}
-			}
-			if !slices.Equal(got, tt.want) {
+			if got := resultAddresses(t, res); !slices.Equal(got, tt.want) {
 				t.Fatalf("addresses = %v, want %v", got, tt.want)
 			}
 			var want []string
@@ -216,4 +206,22 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// resultAddresses returns the addresses of an ADD's result, none when there
+// is no result.
+func resultAddresses(t *testing.T, res types.Result) []string {
+	t.Helper()
+	if res == nil {
+		return nil
+	}
+	result, err := current.NewResultFromResult(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ip := range result.IPs {
+		got = append(got, ip.Address.String())
+	}
+	return got
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/cni/allocator"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
 	"github.com/ipkeeper/ipkeeper/cni/poolchoice"
 )
 
@@ -15,14 +16,15 @@ import (
 // its CNI error code. The runtime and the people reading its events act on
 // the code; the packages that decide know nothing of CNI.
 var codes = map[error]uint{
-	poolchoice.ErrNoPools:         types.ErrInvalidNetworkConfig,
-	poolchoice.ErrPoolMissing:     cnierr.PoolUnavailable,
-	poolchoice.ErrPoolUnavailable: cnierr.PoolUnavailable,
-	poolchoice.ErrNodeNotSelected: cnierr.NodeNotSelected,
-	poolchoice.ErrBadAnnotation:   cnierr.BadAnnotation,
-	allocator.ErrExhausted:        cnierr.PoolExhausted,
-	allocator.ErrAddressHeld:      cnierr.AddressHeld,
-	allocator.ErrAddressUnusable:  cnierr.BadAnnotation,
+	poolchoice.ErrNoPools:              types.ErrInvalidNetworkConfig,
+	poolchoice.ErrPoolMissing:          cnierr.PoolUnavailable,
+	poolchoice.ErrPoolUnavailable:      cnierr.PoolUnavailable,
+	poolchoice.ErrNodeNotSelected:      cnierr.NodeNotSelected,
+	poolchoice.ErrNamespaceNotSelected: cnierr.NamespaceNotSelected,
+	poolchoice.ErrBadAnnotation:        cnierr.BadAnnotation,
+	allocator.ErrExhausted:             cnierr.PoolExhausted,
+	allocator.ErrAddressHeld:           cnierr.AddressHeld,
+	allocator.ErrAddressUnusable:       cnierr.BadAnnotation,
 }
 
 // asCNIError returns err, the failure of verb, as the CNI error the runtime
@@ -36,15 +38,12 @@ func asCNIError(verb string, err error) error {
 		return nil
 	}
 	var cniErr *types.Error
-	var choiceErr *poolchoice.Error
-	var allocErr *allocator.Error
+	var ipamErr *ipamerr.Error
 	switch {
 	case errors.As(err, &cniErr):
 		return cniErr
-	case errors.As(err, &choiceErr):
-		return types.NewError(codeOf(choiceErr.Kind), choiceErr.Error(), "")
-	case errors.As(err, &allocErr):
-		return types.NewError(codeOf(allocErr.Kind), allocErr.Error(), "")
+	case errors.As(err, &ipamErr):
+		return types.NewError(codeOf(ipamErr.Kind), ipamErr.Error(), "")
 	case errors.Is(err, context.DeadlineExceeded):
 		return cnierr.FromAPI(verb+" (timed out; raise ipam.timeout if the API server is slow)", err)
 	}

@@ -11,11 +11,12 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/cni/allocator"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
 	"github.com/ipkeeper/ipkeeper/cni/poolchoice"
 )
 
 func TestAsCNIError(t *testing.T) {
-	_, _, noPools := poolchoice.Names(nil, nil, nil)
+	_, noPools := poolchoice.Names("net", nil, nil, nil)
 	down := apierrors.NewServiceUnavailable("etcd is down")
 	tests := []struct {
 		name     string
@@ -27,17 +28,18 @@ func TestAsCNIError(t *testing.T) {
 		{name: "the choice's message, without what wraps it", err: fmt.Errorf("plan: %w", noPools),
 			wantCode: types.ErrInvalidNetworkConfig,
 			wantMsg:  "no pool to allocate from: set ipam.pools in the CNI configuration or annotate the pod or namespace with ipam.ipkeeper.dev/pools"},
-		{name: "pool missing", err: &poolchoice.Error{Kind: poolchoice.ErrPoolMissing}, wantCode: cnierr.PoolUnavailable},
-		{name: "pool unavailable", err: &poolchoice.Error{Kind: poolchoice.ErrPoolUnavailable}, wantCode: cnierr.PoolUnavailable},
-		{name: "node not selected", err: &poolchoice.Error{Kind: poolchoice.ErrNodeNotSelected}, wantCode: cnierr.NodeNotSelected},
-		{name: "bad annotation", err: &poolchoice.Error{Kind: poolchoice.ErrBadAnnotation}, wantCode: cnierr.BadAnnotation},
-		{name: "exhausted", err: &allocator.Error{Kind: allocator.ErrExhausted}, wantCode: cnierr.PoolExhausted},
-		{name: "address held", err: &allocator.Error{Kind: allocator.ErrAddressHeld}, wantCode: cnierr.AddressHeld},
-		{name: "address unusable", err: &allocator.Error{Kind: allocator.ErrAddressUnusable}, wantCode: cnierr.BadAnnotation},
+		{name: "pool missing", err: &ipamerr.Error{Kind: poolchoice.ErrPoolMissing}, wantCode: cnierr.PoolUnavailable},
+		{name: "pool unavailable", err: &ipamerr.Error{Kind: poolchoice.ErrPoolUnavailable}, wantCode: cnierr.PoolUnavailable},
+		{name: "node not selected", err: &ipamerr.Error{Kind: poolchoice.ErrNodeNotSelected}, wantCode: cnierr.NodeNotSelected},
+		{name: "namespace not selected", err: &ipamerr.Error{Kind: poolchoice.ErrNamespaceNotSelected}, wantCode: cnierr.NamespaceNotSelected},
+		{name: "bad annotation", err: &ipamerr.Error{Kind: poolchoice.ErrBadAnnotation}, wantCode: cnierr.BadAnnotation},
+		{name: "exhausted", err: &ipamerr.Error{Kind: allocator.ErrExhausted}, wantCode: cnierr.PoolExhausted},
+		{name: "address held", err: &ipamerr.Error{Kind: allocator.ErrAddressHeld}, wantCode: cnierr.AddressHeld},
+		{name: "address unusable", err: &ipamerr.Error{Kind: allocator.ErrAddressUnusable}, wantCode: cnierr.BadAnnotation},
 		{name: "a family exhausted beside an API error: the decision wins",
-			err:      errors.Join(down, fmt.Errorf("allocate: %w", &allocator.Error{Kind: allocator.ErrExhausted})),
+			err:      errors.Join(down, fmt.Errorf("allocate: %w", &ipamerr.Error{Kind: allocator.ErrExhausted})),
 			wantCode: cnierr.PoolExhausted},
-		{name: "a kind without a code is a bug, never success", err: &allocator.Error{Kind: errors.New("new kind")},
+		{name: "a kind without a code is a bug, never success", err: &ipamerr.Error{Kind: errors.New("new kind")},
 			wantCode: types.ErrInternal},
 		{name: "a CNI error passes through", err: fmt.Errorf("read: %w", types.NewError(types.ErrTryAgainLater, "pod x/y does not exist", "")),
 			wantCode: types.ErrTryAgainLater, wantMsg: "pod x/y does not exist"},

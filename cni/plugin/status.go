@@ -20,7 +20,9 @@ import (
 func (p *Plugin) Status(ctx context.Context) error {
 	err := p.Cluster.Ping(ctx)
 	switch {
-	case err == nil:
+	case err == nil, apierrors.IsTooManyRequests(err):
+		// An API server that throttles the plugin answers: an ADD now
+		// fails with 11 and the runtime retries, but the node can work.
 		return nil
 	case apierrors.IsUnauthorized(err):
 		return unavailable("the API server refuses the plugin's credentials (%v): the node agent rewrites the kubeconfig %s; check that it runs on this node", err, p.Config.IPAM.Kubeconfig)

@@ -39,6 +39,8 @@ func TestStatus(t *testing.T) {
 			wantMsg: "ipkeeper cannot allocate: the API server refuses the plugin's credentials (token expired): the node agent rewrites the kubeconfig /etc/cni/net.d/ipkeeper.d/ipkeeper.kubeconfig; check that it runs on this node"},
 		{name: "the credentials may not read pools", pools: []string{"v4"}, errs: map[string]error{"Ping": forbidden},
 			wantMsg: `ipkeeper cannot allocate: the plugin's credentials may not read pools (ippools.ipam.ipkeeper.dev is forbidden: RBAC: access denied): bind the node service account to the ipkeeper node ClusterRole`},
+		{name: "the API server throttles the plugin", pools: []string{"v4"},
+			errs: map[string]error{"Ping": apierrors.NewTooManyRequests("too many requests from this node", 1)}},
 		{name: "a pool does not exist", pools: []string{"v4", "nope"}},
 		{name: "a pool does not select the node", pools: []string{"rack1"}},
 		{name: "a pool is disabled", pools: []string{"v4"}, setup: func(f *Fake) { f.Pools["v4"].Spec.Disabled = true }},

@@ -1,9 +1,6 @@
 package poolchoice
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
 // Why no pool can serve the pod. Test for them with errors.Is; the plugin
 // gives each its CNI error code.
@@ -18,25 +15,10 @@ var (
 	ErrPoolUnavailable = errors.New("pool unavailable")
 	// ErrNodeNotSelected: a pool's nodeSelector does not select this node.
 	ErrNodeNotSelected = errors.New("node not selected")
-	// ErrBadAnnotation: an ipam.ipkeeper.dev annotation cannot be used.
+	// ErrNamespaceNotSelected: a pool's namespaceSelector does not select
+	// the pod's namespace, or the caller is no Kubernetes pod.
+	ErrNamespaceNotSelected = errors.New("namespace not selected")
+	// ErrBadAnnotation: an ipam.ipkeeper.dev annotation, or a static
+	// address asked for in the configuration, cannot be used.
 	ErrBadAnnotation = errors.New("bad annotation")
 )
-
-// Error is a choice that failed for one of the reasons above, with a
-// message that says what to do about it. errors.Is matches its Kind.
-type Error struct {
-	// Kind is one of the Err values of this package.
-	Kind error
-	msg  string
-}
-
-func newError(kind error, format string, args ...any) *Error {
-	return &Error{Kind: kind, msg: fmt.Sprintf(format, args...)}
-}
-
-// Error returns the message, which names the pool or annotation and what
-// to do.
-func (e *Error) Error() string { return e.msg }
-
-// Unwrap returns Kind, for errors.Is.
-func (e *Error) Unwrap() error { return e.Kind }

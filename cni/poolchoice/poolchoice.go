@@ -1,74 +1,68 @@
-// Package poolchoice decides which pools a pod takes its addresses from:
-// the pod's annotation, else its namespace's, else the CNI configuration;
-// per family the pools in that order, skipping those that cannot serve this
-// node. It is pure logic over objects the caller has read.
+// Package poolchoice decides which pools a pod's interface on one network
+// takes its addresses from, and which exact addresses it asks for. Pools:
+// the pod's annotation for the network, its plain annotation, the same two
+// on its namespace, else the CNI configuration; per family the pools in that
+// order, skipping those that cannot serve this node or namespace. It is
+// pure logic over objects the caller has read.
 package poolchoice
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
 )
 
-// Names returns the pool names to use and where they came from: the pod's
-// ipam.ipkeeper.dev/pools annotation, else the namespace's, else the
+// configSource is the Source of pools from the CNI configuration.
+const configSource = "CNI configuration"
+
+// Configured reports whether the names come from the CNI configuration,
+// not from an annotation naming them: a pool the pod's namespace may not
+// use is then passed over, not an error.
+func (c Choice) Configured() bool { return c.Source == configSource }
+
+// Choice is the pool names one network of a pod takes addresses from.
+type Choice struct {
+	Names []string
+	// Source says where the names came from, for messages: "pod annotation
+	// ipam.ipkeeper.dev/pools.net1", ..., "CNI configuration".
+	Source string
+}
+
+// Names returns the pool names for network, the CNI network name of the
+// call, from the first of: the pod's ipam.ipkeeper.dev/pools.<network>, its
+// ipam.ipkeeper.dev/pools, the namespace's two in the same order, and the
 // configuration's list.
-func Names(podAnnotations, namespaceAnnotations map[string]string, configured []string) ([]string, string, error) {
+func Names(network string, podAnnotations, namespaceAnnotations map[string]string, configured []string) (Choice, error) {
+	keys := []string{ipamv1alpha1.AnnotationPools}
+	if network != "" {
+		keys = []string{ipamv1alpha1.NetworkPoolsAnnotation(network), ipamv1alpha1.AnnotationPools}
+	}
 	for _, source := range []struct {
 		name        string
 		annotations map[string]string
 	}{{"pod", podAnnotations}, {"namespace", namespaceAnnotations}} {
-		value, ok := source.annotations[ipamv1alpha1.AnnotationPools]
-		if !ok {
-			continue
+		for _, key := range keys {
+			value, ok := source.annotations[key]
+			if !ok {
+				continue
+			}
+			names := splitList(value)
+			if len(names) == 0 {
+				return Choice{}, ipamerr.New(ErrBadAnnotation, "the %s annotation %s is empty: list pool names separated by commas, or remove it",
+					source.name, key)
+			}
+			return Choice{Names: names, Source: source.name + " annotation " + key}, nil
 		}
-		names := splitList(value)
-		if len(names) == 0 {
-			return nil, "", newError(ErrBadAnnotation, "the %s annotation %s is empty: list pool names separated by commas, or remove it",
-				source.name, ipamv1alpha1.AnnotationPools)
-		}
-		return names, source.name + " annotation " + ipamv1alpha1.AnnotationPools, nil
 	}
 	if len(configured) == 0 {
-		return nil, "", newError(ErrNoPools, "no pool to allocate from: set ipam.pools in the CNI configuration or annotate the pod or namespace with %s",
+		return Choice{}, ipamerr.New(ErrNoPools, "no pool to allocate from: set ipam.pools in the CNI configuration or annotate the pod or namespace with %s",
 			ipamv1alpha1.AnnotationPools)
 	}
-	return configured, "CNI configuration", nil
-}
-
-// RequestedAddresses parses the pod's ipam.ipkeeper.dev/ips annotation: at
-// most one address per family.
-func RequestedAddresses(podAnnotations map[string]string) ([]netip.Addr, error) {
-	value, ok := podAnnotations[ipamv1alpha1.AnnotationIPs]
-	if !ok {
-		return nil, nil
-	}
-	var out []netip.Addr
-	for _, s := range splitList(value) {
-		a, err := ipspace.ParseAddr(s)
-		if err != nil {
-			return nil, newError(ErrBadAnnotation, "annotation %s: %v", ipamv1alpha1.AnnotationIPs, err)
-		}
-		for _, prev := range out {
-			if prev.Is4() == a.Is4() {
-				return nil, newError(ErrBadAnnotation, "annotation %s asks for %s and %s: ask for at most one address per family",
-					ipamv1alpha1.AnnotationIPs, prev, a)
-			}
-		}
-		out = append(out, a)
-	}
-	if len(out) == 0 {
-		return nil, newError(ErrBadAnnotation, "annotation %s is empty: list addresses separated by commas, or remove it", ipamv1alpha1.AnnotationIPs)
-	}
-	return out, nil
+	return Choice{Names: configured, Source: configSource}, nil
 }
 
 func splitList(s string) []string {
@@ -86,132 +80,100 @@ type Family struct {
 	IPv4  bool
 	Pools []*ipamv1alpha1.IPPool
 	// Requested, when valid, is the exact address the pod asked for; Pools
-	// then holds only the pool that contains it.
-	Requested netip.Addr
+	// then holds only the pool that contains it. RequestedBy names where it
+	// was asked for, and SamePodAdvice, when set, is what to do when another
+	// interface of the same pod holds it.
+	Requested     netip.Addr
+	RequestedBy   string
+	SamePodAdvice string
+	// skipped are the named pools of the family that cannot serve the pod,
+	// so that an exact address in one of them gets the reason.
+	skipped []skippedPool
+}
+
+// skippedPool is a pool that cannot serve the pod, and why.
+type skippedPool struct {
+	pool   *ipamv1alpha1.IPPool
+	prefix netip.Prefix
+	reason error
+}
+
+// Placement is where the pod runs: what the pools' selectors match.
+type Placement struct {
+	Node       string
+	NodeLabels map[string]string
+	// Namespace is the pod's namespace; empty when the runtime named no
+	// pod.
+	Namespace       string
+	NamespaceLabels map[string]string
 }
 
 // Choose returns, per family the named pools cover, the usable pools in
 // order. pools maps each name to its pool (nil when it does not exist). A
-// pool that does not exist, or a family whose pools are all unusable, fails
-// the whole choice: a dual-stack pod must not silently come up
-// single-stack.
-func Choose(names []string, pools map[string]*ipamv1alpha1.IPPool, node string, nodeLabels map[string]string) ([]Family, error) {
+// pool that does not exist, a pool an annotation names that the namespace
+// may not use, or a family whose pools are all unusable, fails the whole
+// choice: a dual-stack pod must not silently come up single-stack.
+func Choose(choice Choice, pools map[string]*ipamv1alpha1.IPPool, where Placement) ([]Family, error) {
 	var families []Family
 	var reasons []error
-	unusable := map[bool]bool{}
-	for _, name := range names {
+	for _, name := range choice.Names {
 		pool := pools[name]
 		if pool == nil {
 			// Its family is unknown, so skipping it could leave a dual-stack
 			// pod with one family and no word of it.
-			return nil, newError(ErrPoolMissing, "pool %s does not exist: create it or fix the pool name", name)
+			return nil, ipamerr.New(ErrPoolMissing, "pool %s does not exist: create it or fix the pool name", name)
 		}
 		prefix, err := ipspace.ParsePrefix(pool.Spec.CIDR)
 		if err != nil {
-			return nil, newError(ErrPoolUnavailable, "pool %s has an invalid cidr: %v", name, err)
+			return nil, ipamerr.New(ErrPoolUnavailable, "pool %s has an invalid cidr: %v", name, err)
 		}
-		v4 := prefix.Addr().Is4()
-		if err := Usable(pool, node, nodeLabels); err != nil {
+		f := family(&families, prefix.Addr().Is4())
+		err = usable(pool, where.Node, where.NodeLabels)
+		if err == nil {
+			err = Allows(pool, where.Namespace, where.NamespaceLabels)
+			if errors.Is(err, ErrNamespaceNotSelected) && !choice.Configured() {
+				return nil, err
+			}
+		}
+		if err != nil {
 			reasons = append(reasons, err)
-			unusable[v4] = true
+			f.skipped = append(f.skipped, skippedPool{pool: pool, prefix: prefix, reason: err})
 			continue
 		}
-		families = addToFamily(families, v4, pool)
+		f.Pools = append(f.Pools, pool)
 	}
-	for v4 := range unusable {
-		if !hasFamily(families, v4) {
+	for _, f := range families {
+		if len(f.Pools) == 0 {
 			return nil, firstReason(reasons)
 		}
-	}
-	if len(families) == 0 {
-		return nil, firstReason(reasons)
 	}
 	return families, nil
 }
 
-func addToFamily(families []Family, v4 bool, pool *ipamv1alpha1.IPPool) []Family {
-	for i := range families {
-		if families[i].IPv4 == v4 {
-			families[i].Pools = append(families[i].Pools, pool)
-			return families
+// family returns the family of families for v4, adding it when missing.
+func family(families *[]Family, v4 bool) *Family {
+	for i := range *families {
+		if (*families)[i].IPv4 == v4 {
+			return &(*families)[i]
 		}
 	}
-	return append(families, Family{IPv4: v4, Pools: []*ipamv1alpha1.IPPool{pool}})
-}
-
-func hasFamily(families []Family, v4 bool) bool {
-	for _, f := range families {
-		if f.IPv4 == v4 {
-			return true
-		}
-	}
-	return false
+	*families = append(*families, Family{IPv4: v4})
+	return &(*families)[len(*families)-1]
 }
 
 // firstReason returns the first reason with its kind, followed by the
 // others, so the message names every pool that was skipped.
 func firstReason(reasons []error) error {
 	if len(reasons) == 0 {
-		return newError(ErrPoolUnavailable, "no pool to allocate from")
+		return ipamerr.New(ErrPoolUnavailable, "no pool to allocate from")
 	}
-	var first *Error
+	var first *ipamerr.Error
 	if errors.As(reasons[0], &first) && len(reasons) > 1 {
 		msgs := make([]string, len(reasons))
 		for i, r := range reasons {
 			msgs[i] = r.Error()
 		}
-		return newError(first.Kind, "%s", strings.Join(msgs, "; "))
+		return ipamerr.New(first.Kind, "%s", strings.Join(msgs, "; "))
 	}
 	return reasons[0]
-}
-
-// Usable says why node cannot allocate from pool, or returns nil.
-func Usable(pool *ipamv1alpha1.IPPool, node string, nodeLabels map[string]string) error {
-	switch {
-	case pool.DeletionTimestamp != nil:
-		return newError(ErrPoolUnavailable, "pool %s is being deleted: use another pool", pool.Name)
-	case pool.Spec.Disabled:
-		return newError(ErrPoolUnavailable, "pool %s is disabled: enable it or use another pool", pool.Name)
-	}
-	if ready := meta.FindStatusCondition(pool.Status.Conditions, ipamv1alpha1.PoolReady); ready == nil || ready.Status != metav1.ConditionTrue {
-		return newError(ErrPoolUnavailable, "pool %s is not Ready (%s): see kubectl describe ippool %s", pool.Name, readiness(ready), pool.Name)
-	}
-	if pool.Spec.NodeSelector == nil {
-		return nil
-	}
-	selector, err := metav1.LabelSelectorAsSelector(pool.Spec.NodeSelector)
-	if err != nil {
-		return newError(ErrPoolUnavailable, "pool %s has an invalid nodeSelector: %v", pool.Name, err)
-	}
-	if !selector.Matches(labels.Set(nodeLabels)) {
-		return newError(ErrNodeNotSelected, "pool %s does not select node %s (nodeSelector %s): label the node or use another pool",
-			pool.Name, node, selector)
-	}
-	return nil
-}
-
-func readiness(c *metav1.Condition) string {
-	if c == nil {
-		return "the operator has not reported on it yet"
-	}
-	return fmt.Sprintf("%s: %s", c.Reason, c.Message)
-}
-
-// Pin narrows the family of addr, an address the pod asked for, to the pool
-// that holds it. source names where the pools came from, for the message.
-func Pin(families []Family, addr netip.Addr, source string) ([]Family, error) {
-	for i, f := range families {
-		if f.IPv4 != addr.Is4() {
-			continue
-		}
-		for _, pool := range f.Pools {
-			if prefix, err := ipspace.ParsePrefix(pool.Spec.CIDR); err == nil && prefix.Contains(addr) {
-				families[i].Pools = []*ipamv1alpha1.IPPool{pool}
-				families[i].Requested = addr
-				return families, nil
-			}
-		}
-	}
-	return nil, newError(ErrBadAnnotation, "address %s asked for in annotation %s lies in none of the pools chosen by the %s: ask for an address of one of them",
-		addr, ipamv1alpha1.AnnotationIPs, source)
 }

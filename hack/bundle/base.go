@@ -7,6 +7,8 @@ import (
 
 	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ipkeeper/ipkeeper/hack/kubeyaml"
 )
 
 // files holds what a person writes for the bundle: the CSV's text and
@@ -46,7 +48,7 @@ func loadExamples() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	objs, err := decodeObjects(data)
+	objs, err := kubeyaml.Decode(data)
 	if err != nil {
 		return "", fmt.Errorf("parse the examples: %w", err)
 	}

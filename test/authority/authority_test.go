@@ -26,21 +26,7 @@ func TestPodsStartWithTheOperatorDown(t *testing.T) {
 	token := nodeCredential(t, "node-down")
 	waitForPolicy(t, env.TokenClient(t, token), "down-v4", "node-down")
 	n := newTokenNode(t, "node-down", token, "down-v4")
-
-	if err := cluster.StopOperator(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cluster.StopWebhooks(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := cluster.StartOperator(); err != nil {
-			t.Error(err)
-		}
-		if err := cluster.StartWebhooks(); err != nil {
-			t.Error(err)
-		}
-	})
+	stopEverything(t)
 
 	person := harness.AddressClaim("down-v4", "node-down", "10.70.0.200", 28, harness.RuntimeOwner("c-person"))
 	if err := env.Client.Create(ctx, person); err == nil || !strings.Contains(err.Error(), `failed calling webhook "vipclaim.ipam.ipkeeper.dev"`) {

@@ -16,12 +16,14 @@ import (
 )
 
 // TestConcurrentAddsOnManyNodes runs 200 ADDs at once, each a separate
-// plugin process, spread over 10 simulated nodes whose blocks are small
-// enough that every node claims several and borrows none: every address is
-// distinct and exactly one claim exists per ADD. Then all DELs leave none.
+// plugin process with its node's own credential as installed, spread over
+// 10 simulated nodes whose blocks are small enough that every node claims
+// several and borrows none: every address is distinct and exactly one
+// claim exists per ADD. Then all DELs leave none.
 func TestConcurrentAddsOnManyNodes(t *testing.T) {
 	const nodes, perNode = 10, 20
 	ctx := context.Background()
+	env.InstallRendered(t, "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
 	env.CreateReadyPool(t, "burst", ipamv1alpha1.IPPoolSpec{CIDR: "10.70.0.0/22", BlockSize: ptr.To[int32](28)})
 
 	type attachment struct {
@@ -31,7 +33,7 @@ func TestConcurrentAddsOnManyNodes(t *testing.T) {
 	}
 	var attachments []attachment
 	for i := range nodes {
-		n := newNode(t, fmt.Sprintf("burst-node-%02d", i))
+		n := newBoundNode(t, fmt.Sprintf("burst-node-%02d", i))
 		list := harness.IPAMNetwork("burstnet", n.ipamConfig("burst"))
 		for j := range perNode {
 			attachments = append(attachments, attachment{n, list, harness.RuntimeConf(fmt.Sprintf("c-burst-%02d-%02d", i, j), nil)})

@@ -12,26 +12,42 @@ import (
 )
 
 // node is one simulated node: its own name, data dir and libcni cache, as
-// if it were a separate host.
+// if it were a separate host, and the kubeconfig its plugin uses.
 type node struct {
-	name    string
-	dataDir string
-	cni     *libcni.CNIConfig
+	name       string
+	dataDir    string
+	cni        *libcni.CNIConfig
+	kubeconfig string
 }
 
 func newNode(t *testing.T, name string) *node {
 	env.CreateNode(t, name)
 	dir := t.TempDir()
 	return &node{
-		name:    name,
-		dataDir: filepath.Join(dir, "data"),
-		cni:     libcni.NewCNIConfigWithCacheDir([]string{binDir}, filepath.Join(dir, "cache"), nil),
+		name:       name,
+		dataDir:    filepath.Join(dir, "data"),
+		cni:        libcni.NewCNIConfigWithCacheDir([]string{binDir}, filepath.Join(dir, "cache"), nil),
+		kubeconfig: kubeconfig,
 	}
+}
+
+// newBoundNode is newNode whose plugin authenticates as on a real node:
+// with a token of the node service account bound to a node agent pod on
+// it, so that its requests skip the webhook and the admission policy
+// judges them. The test installs the node side of config/default first.
+func newBoundNode(t *testing.T, name string) *node {
+	n := newNode(t, name)
+	token := env.BoundToken(t, env.CreateNodeAgentPod(t, "agent-"+name, name))
+	n.kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
+	if err := harness.WriteKubeconfig(env.TokenConfig(token), n.kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // ipamConfig is the ipam section the node uses.
 func (n *node) ipamConfig(pools ...string) map[string]any {
-	return harness.IPAMConfig(kubeconfig, n.name, n.dataDir, pools...)
+	return harness.IPAMConfig(n.kubeconfig, n.name, n.dataDir, pools...)
 }
 
 // resultIP returns the only address of an ADD result.

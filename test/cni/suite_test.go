@@ -4,7 +4,6 @@
 package cni
 
 import (
-	"errors"
 	"os"
 	"testing"
 
@@ -23,14 +22,11 @@ var (
 
 func TestMain(m *testing.M) {
 	os.Exit(harness.Run(m, func() (func() error, error) {
-		plugin, err := harness.PreparePlugin()
-		if err != nil {
+		var err error
+		if cluster, err = operator.Start(); err != nil {
 			return nil, err
 		}
-		if cluster, err = operator.Start(); err != nil {
-			return plugin.Remove, err
-		}
-		env, binDir, kubeconfig = cluster.Env, plugin.Dir, cluster.Kubeconfig
-		return func() error { return errors.Join(cluster.Stop(), plugin.Remove()) }, nil
+		env, binDir, kubeconfig = cluster.Env, cluster.Plugin.Dir, cluster.Kubeconfig
+		return cluster.Stop, nil
 	}))
 }

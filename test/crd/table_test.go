@@ -63,6 +63,18 @@ func columnNames(table *metav1.Table) []string {
 	return names
 }
 
+// wideColumnNames returns the names of the columns only kubectl get -o wide
+// shows (priority above 0).
+func wideColumnNames(table *metav1.Table) []string {
+	var names []string
+	for _, c := range table.ColumnDefinitions {
+		if c.Priority > 0 {
+			names = append(names, c.Name)
+		}
+	}
+	return names
+}
+
 func TestClaimTableColumns(t *testing.T) {
 	ctx := context.Background()
 	address := namedAddressClaim("10.32.7.5", "10.32.7.5")
@@ -91,19 +103,23 @@ func TestPoolTableColumns(t *testing.T) {
 	}
 	defer func() { _ = env.Client.Delete(ctx, pool) }()
 	pool.Status = ipamv1alpha1.IPPoolStatus{
-		Capacity: "1048550", Allocated: 3, Free: "1048547", Blocks: 1, BlockCapacity: "4096",
+		Capacity: "1048550", Allocated: 3, Free: "1048547", Blocks: 1, BlockCapacity: "4096", Namespaces: "tenant=a",
 		Conditions: []metav1.Condition{{Type: ipamv1alpha1.PoolReady, Status: metav1.ConditionTrue, Reason: ipamv1alpha1.ReasonAllocatable, LastTransitionTime: metav1.Now()}},
 	}
 	if err := env.Client.Status().Update(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
 	table := getTable(t, "ippools")
-	want := []string{"Name", "CIDR", "Capacity", "Allocated", "Free", "Blocks", "Ready", "Age"}
+	want := []string{"Name", "CIDR", "Capacity", "Allocated", "Free", "Blocks", "Ready", "Namespaces", "Age"}
 	if got := columnNames(table); !slices.Equal(got, want) {
 		t.Fatalf("columns = %v, want %v", got, want)
 	}
+	if got := wideColumnNames(table); !slices.Equal(got, []string{"Namespaces"}) {
+		t.Fatalf("columns shown only by -o wide = %v, want [Namespaces]", got)
+	}
 	checkCells(t, rowsByName(t, table)["table-columns"], map[string]any{
 		"CIDR": "10.32.0.0/12", "Capacity": "1048550", "Allocated": float64(3), "Free": "1048547", "Blocks": float64(1), "Ready": "True",
+		"Namespaces": "tenant=a",
 	})
 }
 

@@ -25,9 +25,9 @@ var packages = map[string]string{
 	"manager":        ".",
 }
 
-// Binaries are the project's binaries the tests execute, built as make
-// build builds them (static, stripped), so that the tests run what a node
-// and the operator's image run.
+// Binaries are the project's binaries the tests execute, built static and
+// stripped as make build builds them (which also stamps the version), so
+// that the tests run what a node and the operator's image run.
 type Binaries struct {
 	// Dir holds the binaries under their names (ipkeeper, manager,
 	// ipkeeper-agent): put it on the CNI_PATH for the plugin.

@@ -18,7 +18,7 @@ import (
 // write (another name, a malformed address) changes the result.
 func AddressClaim(pool, node, address string, blockBits int, owner *ipamv1alpha1.ClaimOwner) *ipamv1alpha1.IPClaim {
 	claim := &ipamv1alpha1.IPClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: address, Labels: claimLabels(pool, node)},
+		ObjectMeta: metav1.ObjectMeta{Name: address, Labels: ipamv1alpha1.ClaimLabels(pool, node, "")},
 		Spec: ipamv1alpha1.IPClaimSpec{
 			Pool: pool, Type: ipamv1alpha1.ClaimTypeAddress, Node: node, Address: address, Owner: owner,
 		},
@@ -36,22 +36,13 @@ func AddressClaim(pool, node, address string, blockBits int, owner *ipamv1alpha1
 // as the plugin writes it.
 func BlockClaim(pool, node, cidr string) *ipamv1alpha1.IPClaim {
 	claim := &ipamv1alpha1.IPClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: cidr, Labels: claimLabels(pool, node)},
+		ObjectMeta: metav1.ObjectMeta{Name: cidr, Labels: ipamv1alpha1.ClaimLabels(pool, node, "")},
 		Spec:       ipamv1alpha1.IPClaimSpec{Pool: pool, Type: ipamv1alpha1.ClaimTypeBlock, Node: node, CIDR: cidr},
 	}
 	if prefix, err := netip.ParsePrefix(cidr); err == nil {
 		claim.Name = ipspace.BlockClaimName(prefix)
 	}
 	return claim
-}
-
-// claimLabels are the pool and node labels the plugin puts on a claim.
-func claimLabels(pool, node string) map[string]string {
-	labels := map[string]string{ipamv1alpha1.LabelPool: ipamv1alpha1.LabelValue(pool)}
-	if node != "" {
-		labels[ipamv1alpha1.LabelNode] = ipamv1alpha1.LabelValue(node)
-	}
-	return labels
 }
 
 // RuntimeOwner is the owner a runtime outside Kubernetes records: a

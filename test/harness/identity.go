@@ -2,8 +2,8 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"testing"
-	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -25,20 +25,18 @@ const (
 // shortest the API server grants.
 const tokenLifetime = 600
 
-// CreateNodeAgentPod creates, in the operator's namespace, a pod of the node
+// NewNodeAgentPod creates, in the operator's namespace, a pod of the node
 // agent's service account scheduled on node, as the node agent's DaemonSet
 // makes one: the pod a projected token is bound to. The namespace and the
-// service account are created when missing; the node must exist. The pod
-// is deleted when the test ends.
-func (e *Env) CreateNodeAgentPod(t testing.TB, name, node string) *corev1.Pod {
-	t.Helper()
+// service account are created when missing; the node must exist.
+func (e *Env) NewNodeAgentPod(name, node string) (*corev1.Pod, error) {
 	ctx := context.Background()
 	for _, obj := range []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: OperatorNamespace, Name: NodeServiceAccount}},
 	} {
 		if err := e.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatalf("create %T %s: %v", obj, obj.GetName(), err)
+			return nil, fmt.Errorf("create %T %s: %w", obj, obj.GetName(), err)
 		}
 	}
 	pod := &corev1.Pod{
@@ -49,7 +47,18 @@ func (e *Env) CreateNodeAgentPod(t testing.TB, name, node string) *corev1.Pod {
 		},
 	}
 	if err := e.Client.Create(ctx, pod); err != nil {
-		t.Fatalf("create the node agent pod %s on %s: %v", name, node, err)
+		return nil, fmt.Errorf("create the node agent pod %s on %s: %w", name, node, err)
+	}
+	return pod, nil
+}
+
+// CreateNodeAgentPod is NewNodeAgentPod for a test: the pod is deleted when
+// the test ends.
+func (e *Env) CreateNodeAgentPod(t testing.TB, name, node string) *corev1.Pod {
+	t.Helper()
+	pod, err := e.NewNodeAgentPod(name, node)
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.DeletePod(t, pod) })
 	return pod
@@ -61,33 +70,38 @@ func (e *Env) CreateNodeAgentPod(t testing.TB, name, node string) *corev1.Pod {
 // the pod exists.
 func (e *Env) BoundToken(t testing.TB, pod *corev1.Pod) string {
 	t.Helper()
-	return e.BoundTokenValidFor(t, pod, tokenLifetime*time.Second)
+	token, err := e.RequestBoundToken(pod, tokenLifetime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
 }
 
-// BoundTokenValidFor is BoundToken with a lifetime of its own, for runs
-// longer than BoundToken's ten minutes, such as the benchmarks'.
-func (e *Env) BoundTokenValidFor(t testing.TB, pod *corev1.Pod, lifetime time.Duration) string {
-	t.Helper()
-	return e.token(t, &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID}, lifetime)
+// RequestBoundToken is BoundToken, with a lifetime in seconds.
+func (e *Env) RequestBoundToken(pod *corev1.Pod, lifetime int64) (string, error) {
+	return e.requestToken(&authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID}, lifetime)
 }
 
 // UnboundToken returns a token of the node service account that is bound
 // to nothing, hence to no node.
 func (e *Env) UnboundToken(t testing.TB) string {
 	t.Helper()
-	return e.token(t, nil, tokenLifetime*time.Second)
+	token, err := e.requestToken(nil, tokenLifetime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
 }
 
-func (e *Env) token(t testing.TB, bound *authenticationv1.BoundObjectReference, lifetime time.Duration) string {
-	t.Helper()
+func (e *Env) requestToken(bound *authenticationv1.BoundObjectReference, lifetime int64) (string, error) {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: OperatorNamespace, Name: NodeServiceAccount}}
 	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
-		ExpirationSeconds: ptr.To(int64(lifetime.Seconds())), BoundObjectRef: bound,
+		ExpirationSeconds: ptr.To(lifetime), BoundObjectRef: bound,
 	}}
 	if err := e.Client.SubResource("token").Create(context.Background(), sa, req); err != nil {
-		t.Fatalf("request a token of %s/%s: %v", OperatorNamespace, NodeServiceAccount, err)
+		return "", fmt.Errorf("request a token of %s/%s: %w", OperatorNamespace, NodeServiceAccount, err)
 	}
-	return req.Status.Token
+	return req.Status.Token, nil
 }
 
 // TokenConfig returns a client configuration that authenticates with token

@@ -131,6 +131,11 @@ func (p *ManagerProcess) Stop() error {
 	}
 }
 
+// PID returns the manager's process ID.
+func (p *ManagerProcess) PID() int {
+	return p.cmd.Process.Pid
+}
+
 // PeakRSS returns the most resident memory the manager has used so far
 // (VmHWM), in bytes.
 func (p *ManagerProcess) PeakRSS() (int64, error) {

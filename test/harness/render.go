@@ -1,22 +1,21 @@
 package harness
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ipkeeper/ipkeeper/hack/kubeyaml"
 )
 
 // KustomizeEnv names the variable through which make test hands the tests
@@ -35,7 +34,7 @@ func Rendered() ([]*unstructured.Unstructured, error) {
 	rendered.once.Do(func() {
 		var out []byte
 		if out, rendered.err = renderDefault(); rendered.err == nil {
-			rendered.objs, rendered.err = DecodeObjects(out)
+			rendered.objs, rendered.err = kubeyaml.Decode(out)
 		}
 	})
 	return rendered.objs, rendered.err
@@ -68,63 +67,45 @@ func kustomizeBinary() (string, error) {
 	return found[len(found)-1], nil
 }
 
-// DecodeObjects parses a multi-document YAML stream, skipping documents
-// that hold only comments.
-func DecodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var objs []*unstructured.Unstructured
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return objs, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		obj := &unstructured.Unstructured{}
-		if err := utilyaml.Unmarshal(doc, &obj.Object); err != nil {
-			return nil, err
-		}
-		if len(obj.Object) > 0 {
-			objs = append(objs, obj)
-		}
+// ApplyRendered applies, as make deploy does (server-side), the objects of
+// config/default whose kind is one of kinds, and returns what it applied.
+func (e *Env) ApplyRendered(kinds ...string) ([]*unstructured.Unstructured, error) {
+	objs, err := Rendered()
+	if err != nil {
+		return nil, err
 	}
+	var applied []*unstructured.Unstructured
+	for _, obj := range objs {
+		if !slices.Contains(kinds, obj.GetKind()) {
+			continue
+		}
+		obj = obj.DeepCopy()
+		err := e.Client.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("ipkeeper-tests"), client.ForceOwnership)
+		if err != nil {
+			return applied, fmt.Errorf("apply %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+		applied = append(applied, obj)
+	}
+	return applied, nil
 }
 
-// InstallRendered applies, as `make deploy` does (server-side), the
-// objects of config/default whose kind is one of kinds, and deletes them
-// when the test ends.
+// InstallRendered is ApplyRendered for a test: it deletes what it applied
+// when the test ends, but for namespaces (deleting one takes long in
+// envtest, and other tests share it).
 func (e *Env) InstallRendered(t testing.TB, kinds ...string) {
 	t.Helper()
-	objs, err := Rendered()
+	applied, err := e.ApplyRendered(kinds...)
+	for _, obj := range applied {
+		if obj.GetKind() == "Namespace" {
+			continue
+		}
+		t.Cleanup(func() {
+			if err := e.Client.Delete(context.Background(), obj); err != nil && !apierrors.IsNotFound(err) {
+				t.Errorf("delete %s %s: %v", obj.GetKind(), obj.GetName(), err)
+			}
+		})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{}
-	for _, k := range kinds {
-		want[k] = true
-	}
-	for _, obj := range objs {
-		if want[obj.GetKind()] {
-			e.apply(t, obj)
-		}
-	}
-}
-
-func (e *Env) apply(t testing.TB, obj *unstructured.Unstructured) {
-	t.Helper()
-	ctx := context.Background()
-	obj = obj.DeepCopy()
-	err := e.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("ipkeeper-tests"), client.ForceOwnership)
-	if err != nil {
-		t.Fatalf("apply %s %s: %v", obj.GetKind(), obj.GetName(), err)
-	}
-	if obj.GetKind() == "Namespace" {
-		return // deleting a namespace takes long in envtest, and other tests share it
-	}
-	t.Cleanup(func() {
-		if err := e.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
-			t.Errorf("delete %s %s: %v", obj.GetKind(), obj.GetName(), err)
-		}
-	})
 }

@@ -40,7 +40,7 @@ func startAgent(t *testing.T, node string, pod *corev1.Pod) *agentNode {
 	cfg := nodeagent.Config{
 		NodeName: node, Server: env.Config.Host,
 		TokenFile: filepath.Join(dir, "secrets", "token"), CAFile: filepath.Join(dir, "secrets", "ca.crt"),
-		PluginSource: plugin.Path("ipkeeper"),
+		PluginSource: cluster.Plugin.Path("ipkeeper"),
 		CNIBinDir:    filepath.Join(dir, "opt", "cni", "bin"), CNIConfDir: filepath.Join(dir, "etc", "cni", "net.d"),
 		Interval: 100 * time.Millisecond,
 	}

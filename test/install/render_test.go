@@ -2,6 +2,7 @@ package install
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,4 +192,38 @@ func key(kind, namespace, name string) string {
 
 func describe(obj *unstructured.Unstructured) string {
 	return key(obj.GetKind(), obj.GetNamespace(), obj.GetName())
+}
+
+// TestManagerSurvivesNodeMaintenance checks the rendered operator for what
+// keeps it up while nodes are drained: two replicas spread across nodes,
+// system-cluster-critical, tolerating control-plane nodes, leader election,
+// and a disruption budget that keeps one replica.
+func TestManagerSurvivesNodeMaintenance(t *testing.T) {
+	objs := rendered(t)
+	deploy := manager(t, objs)
+	pod := func(fields ...string) []string { return append([]string{"spec", "template", "spec"}, fields...) }
+	replicas, _, _ := unstructured.NestedInt64(deploy.Object, "spec", "replicas")
+	priority, _ := nestedString(deploy.Object, pod("priorityClassName")...)
+	spread, _, _ := unstructured.NestedSlice(deploy.Object, pod("topologySpreadConstraints")...)
+	tolerations, _, _ := unstructured.NestedSlice(deploy.Object, pod("tolerations")...)
+	containers, _, _ := unstructured.NestedSlice(deploy.Object, pod("containers")...)
+	args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+	budget := only(t, objs, "PodDisruptionBudget")
+	minAvailable, _, _ := unstructured.NestedInt64(budget.Object, "spec", "minAvailable")
+	checks := []struct {
+		what string
+		ok   bool
+	}{
+		{"two replicas", replicas == 2},
+		{"priority class system-cluster-critical", priority == "system-cluster-critical"},
+		{"spread across nodes", len(spread) == 1 && spread[0].(map[string]any)["topologyKey"] == "kubernetes.io/hostname"},
+		{"tolerates control-plane nodes", len(tolerations) > 0 && tolerations[0].(map[string]any)["key"] == "node-role.kubernetes.io/control-plane"},
+		{"leader election", slices.Contains(args, "--leader-elect")},
+		{"a disruption budget keeping one replica", minAvailable == 1},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("the rendered operator lacks %s", c.what)
+		}
+	}
 }

@@ -6,7 +6,6 @@
 package install
 
 import (
-	"errors"
 	"os"
 	"testing"
 
@@ -17,20 +16,15 @@ import (
 var (
 	cluster *operator.Cluster
 	env     *harness.Env
-	// plugin is the built plugin binary, which the node agent installs.
-	plugin *harness.Binaries
 )
 
 func TestMain(m *testing.M) {
 	os.Exit(harness.Run(m, func() (func() error, error) {
 		var err error
-		if plugin, err = harness.PreparePlugin(); err != nil {
+		if cluster, err = operator.Start(); err != nil {
 			return nil, err
 		}
-		if cluster, err = operator.Start(); err != nil {
-			return plugin.Remove, err
-		}
 		env = cluster.Env
-		return func() error { return errors.Join(cluster.Stop(), plugin.Remove()) }, nil
+		return cluster.Stop, nil
 	}))
 }

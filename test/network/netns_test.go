@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 )
 
 // netNS is a named network namespace the test created.
@@ -39,6 +41,26 @@ func newNetNS(name string) (netNS, error) {
 	_ = created.Close()
 	if err := netns.Set(orig); err != nil {
 		return netNS{}, fmt.Errorf("return from network namespace %s: %w", name, err)
+	}
+	return netNS{name: name}, nil
+}
+
+// nameCurrentNetNS gives the test's own network namespace a name, as `ip
+// netns add` names a new one, so that a process can enter it by path.
+func nameCurrentNetNS(name string) (netNS, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	path := netNS{name: name}.path()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return netNS{}, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return netNS{}, err
+	}
+	_ = f.Close()
+	if err := unix.Mount(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), path, "none", unix.MS_BIND, ""); err != nil {
+		return netNS{}, errors.Join(fmt.Errorf("name network namespace %s: %w", name, err), os.Remove(path))
 	}
 	return netNS{name: name}, nil
 }
@@ -85,6 +107,36 @@ func (n netNS) addresses(ifname string) ([]*net.IPNet, error) {
 	return out, err
 }
 
+// linkUpTimeout bounds the wait for a link to be operationally up.
+const linkUpTimeout = 5 * time.Second
+
+// waitUp waits until link name in the namespace is operationally up. The
+// kernel reports a carrier change a moment after the fact, up to a second
+// later for a veth end whose index equals its peer's; until then a bridge
+// does not forward through the end.
+func (n netNS) waitUp(name string) error {
+	deadline := time.Now().Add(linkUpTimeout)
+	for {
+		var state netlink.LinkOperState
+		err := n.do(func() error {
+			link, err := netlink.LinkByName(name)
+			if err == nil {
+				state = link.Attrs().OperState
+			}
+			return err
+		})
+		switch {
+		case err != nil:
+			return err
+		case state == netlink.OperUp:
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("link %s in %s is still %s after %v", name, n.name, state, linkUpTimeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // ping sends an ICMP echo from inside the namespace to dst and waits for
 // the reply.
 func (n netNS) ping(dst net.IP) error {
@@ -99,13 +151,23 @@ func (n netNS) ping(dst net.IP) error {
 	}
 	defer func() { _ = conn.Close() }()
 	id := os.Getpid() & 0xffff
-	for seq := 1; seq <= 5; seq++ {
-		if err := echo(conn, dst, id, seq); err == nil {
+	deadline := time.Now().Add(pingTimeout)
+	for seq := 1; ; seq++ {
+		err = echo(conn, dst, id, seq)
+		if err == nil {
 			return nil
 		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no echo reply from %s to %s within %v: %w", dst, n.name, pingTimeout, err)
+		}
+		// A send can fail at once while a fresh link settles: do not
+		// spend the attempts in a burst.
+		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("no echo reply from %s to %s", dst, n.name)
 }
+
+// pingTimeout bounds the attempts of ping.
+const pingTimeout = 5 * time.Second
 
 func echo(conn *icmp.PacketConn, dst net.IP, id, seq int) error {
 	msg := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: id, Seq: seq, Data: []byte("ipkeeper")}}

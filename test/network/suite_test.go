@@ -1,12 +1,12 @@
-// Package network runs ipkeeper as the IPAM of the reference bridge plugin,
-// through libcni, in network namespaces the tests create: the addresses on
-// the interfaces must be the claimed ones, and the namespaces must reach
-// each other. It needs root: without it every test skips and says why, or
+// Package network runs ipkeeper as the IPAM of the reference bridge and
+// macvlan plugins, through libcni, in network namespaces the tests create:
+// on one host, and on two simulated nodes (each a namespace with its own
+// bridge) joined into one L2 segment. The addresses on the interfaces must
+// be the claimed ones, and the pods must reach each other. It needs root: without it every test skips and says why, or
 // fails when IPKEEPER_REQUIRE_ROOT=1 (harness.RequireRoot).
 package network
 
 import (
-	"errors"
 	"os"
 	"testing"
 
@@ -37,15 +37,11 @@ func start() (func() error, error) {
 	if err != nil {
 		return nil, err
 	}
-	plugin, err := harness.PreparePlugin()
+	cluster, err := operator.Start()
 	if err != nil {
 		return nil, err
 	}
-	cluster, err := operator.Start()
-	if err != nil {
-		return plugin.Remove, err
-	}
 	env, kubeconfig = cluster.Env, cluster.Kubeconfig
-	cniPath = []string{plugin.Dir, plugins}
-	return func() error { return errors.Join(cluster.Stop(), plugin.Remove()) }, nil
+	cniPath = []string{cluster.Plugin.Dir, plugins}
+	return cluster.Stop, nil
 }

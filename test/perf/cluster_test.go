@@ -226,7 +226,10 @@ type simNode struct {
 func (c *cluster) newSimNode(b *testing.B, name string) *simNode {
 	b.Helper()
 	c.env.CreateNode(b, name)
-	token := c.env.BoundTokenValidFor(b, c.env.CreateNodeAgentPod(b, "agent-"+name, name), tokenLifetime)
+	token, err := c.env.RequestBoundToken(c.env.CreateNodeAgentPod(b, "agent-"+name, name), int64(tokenLifetime.Seconds()))
+	if err != nil {
+		b.Fatal(err)
+	}
 	dir := filepath.Join(c.dir, "nodes", name)
 	n := &simNode{
 		name: name, kubeconfig: filepath.Join(dir, "ipkeeper.kubeconfig"), dataDir: filepath.Join(dir, "data"),

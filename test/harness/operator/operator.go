@@ -26,9 +26,11 @@ import (
 )
 
 // Cluster is a running control plane with the operator's controllers and
-// webhooks, and a kubeconfig for the plugin.
+// webhooks, the plugin binary, and a kubeconfig for it.
 type Cluster struct {
 	Env *harness.Env
+	// Plugin holds the plugin binary: its Dir is the CNI_PATH.
+	Plugin *harness.Binaries
 	// Kubeconfig is an administrator's kubeconfig for the plugin.
 	Kubeconfig string
 
@@ -45,9 +47,9 @@ var Options = controllers.Options{
 	NodeAgent: controllers.NodeAgentOptions{Image: "registry.invalid/ipkeeper:test", CNIBinDir: "/opt/cni/bin", CNIConfDir: "/etc/cni/net.d"},
 }
 
-// Start starts the control plane, the controllers and the webhooks. The
-// garbage collector's grace period is an hour, so it never releases a claim
-// during a test. Stop it with Stop.
+// Start prepares the plugin and starts the control plane, the controllers
+// and the webhooks. The garbage collector's grace period is an hour, so it
+// never releases a claim during a test. Stop it with Stop.
 func Start() (*Cluster, error) {
 	dir, err := os.MkdirTemp("", "ipkeeper-cluster-")
 	if err != nil {
@@ -61,6 +63,11 @@ func Start() (*Cluster, error) {
 }
 
 func (c *Cluster) start() error {
+	plugin, err := harness.PreparePlugin()
+	if err != nil {
+		return err
+	}
+	c.Plugin = plugin
 	env, err := harness.Start(harness.Options{Webhooks: true})
 	if err != nil {
 		return err
@@ -114,7 +121,9 @@ func (c *Cluster) StartWebhooks() error {
 	return nil
 }
 
-// StopWebhooks stops the webhook server: every claim create then fails.
+// StopWebhooks stops the webhook server: every pool write, and every claim
+// write without a node-bound credential (an administrator's, as most CNI
+// tests use), then fails.
 func (c *Cluster) StopWebhooks() error {
 	m := c.webhooks
 	c.webhooks = nil
@@ -124,11 +133,15 @@ func (c *Cluster) StopWebhooks() error {
 	return m.Stop()
 }
 
-// Stop stops everything Start started and removes the kubeconfig.
+// Stop stops everything Start started and removes the kubeconfig and the
+// plugin it built.
 func (c *Cluster) Stop() error {
 	var errs []error
 	if c.Env != nil {
 		errs = append(errs, c.Env.Stop())
+	}
+	if c.Plugin != nil {
+		errs = append(errs, c.Plugin.Remove())
 	}
 	return errors.Join(append(errs, os.RemoveAll(c.dir))...)
 }

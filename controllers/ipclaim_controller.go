@@ -55,7 +55,7 @@ type IPClaimReconciler struct {
 
 // +kubebuilder:rbac:groups=ipam.ipkeeper.dev,resources=ipclaims,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups=ipam.ipkeeper.dev,resources=ipclaims/status,verbs=patch
-// +kubebuilder:rbac:groups="",resources=pods;nodes,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods;nodes;namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager looks at a claim when it changes, when its pod or node is
@@ -75,7 +75,7 @@ func (r *IPClaimReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesMetadata(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.claimsOfPod), deletions).
 		WatchesMetadata(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.blocksOfNode), deletions).
 		Watches(&ipamv1alpha1.IPPool{}, handler.EnqueueRequestsFromMapFunc(r.claimsOfPool),
-			builder.WithPredicates(predicate.Funcs{UpdateFunc: specChanged})).
+			builder.WithPredicates(predicate.Funcs{UpdateFunc: specChangedOrDeleted})).
 		WatchesRawSource(source.Func(r.scanPeriodically)).
 		Named("ipclaim").
 		Complete(r)
@@ -146,9 +146,15 @@ func (r *IPClaimReconciler) claimsOfPod(ctx context.Context, pod client.Object) 
 }
 
 // claimsOfPool maps the creation, deletion or change of spec of a pool to
-// its claims, whose validity depends on it.
+// its claims, whose validity depends on it, and whose blocks go with it.
 func (r *IPClaimReconciler) claimsOfPool(ctx context.Context, pool client.Object) []reconcile.Request {
 	return r.claimsMatching(ctx, client.MatchingFields{ipamv1alpha1.FieldPool: pool.GetName()}, "")
+}
+
+// specChangedOrDeleted passes pool updates that change the spec or start
+// the pool's deletion.
+func specChangedOrDeleted(e event.UpdateEvent) bool {
+	return specChanged(e) || e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
 }
 
 // blocksOfNode maps a node deletion to the node's Block claims.

@@ -224,3 +224,38 @@ func TestGCKeepsClaimsOfStaticPods(t *testing.T) {
 	env.DeletePod(t, mirror)
 	harness.Eventually(t, gcTimeout, func() error { return env.ExpectGone(claim) })
 }
+
+// TestGCReleasesEmptyBlocksOfMissingPools stores Block claims of a pool
+// that does not exist, as a pool deleted at the moment a node claimed a
+// block of it leaves: the empty one is released, the one that still holds
+// an address is kept.
+func TestGCReleasesEmptyBlocksOfMissingPools(t *testing.T) {
+	t.Parallel()
+	const pool = "gc-pool-gone"
+	live := env.CreateNode(t, "gc-node-of-gone-pool")
+	empty := createClaim(t, harness.BlockClaim(pool, live.Name, "10.109.0.0/28"))
+	used := createClaim(t, harness.BlockClaim(pool, live.Name, "10.109.0.16/28"))
+	createClaim(t, harness.AddressClaim(pool, live.Name, "10.109.0.20", 28, harness.RuntimeOwner("still-here")))
+	harness.Eventually(t, 10*time.Second, func() error { return env.ExpectGone(empty) })
+	harness.Consistently(t, 2*time.Second, func() error { _, err := getClaim(used.Name); return err })
+	harness.Eventually(t, 10*time.Second, func() error { return expectEvent(empty.Name, eventReleased, corev1.EventTypeNormal) })
+}
+
+// TestDeletedPoolReleasesEmptyBlocksOfLiveNodes deletes a pool whose only
+// claim is an empty block of a live node: the collector releases the
+// block, and the pool goes.
+func TestDeletedPoolReleasesEmptyBlocksOfLiveNodes(t *testing.T) {
+	t.Parallel()
+	const pool = "gc-deleted-pool"
+	env.CreatePool(t, pool, ipamv1alpha1.IPPoolSpec{CIDR: "10.111.0.0/24", BlockSize: ptr.To[int32](28)})
+	live := env.CreateNode(t, "gc-node-of-deleted-pool")
+	block := createClaim(t, harness.BlockClaim(pool, live.Name, "10.111.0.0/28"))
+	harness.Consistently(t, 2*time.Second, func() error { _, err := getClaim(block.Name); return err })
+	if err := env.Client.Delete(context.Background(), &ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: pool}}); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, 10*time.Second, func() error { return env.ExpectGone(block) })
+	harness.Eventually(t, 10*time.Second, func() error {
+		return env.ExpectGone(&ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: pool}})
+	})
+}

@@ -1,0 +1,60 @@
+// Package demo runs make demo's program non-interactively, as
+// `make demo DEMO_FLAGS=--once` does: every step must show what it should,
+// and the demo must leave nothing behind.
+package demo
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ipkeeper/ipkeeper/test/harness"
+)
+
+// TestDemoOnce builds and runs the demo with --once: it exits 0, every
+// step reports ok, the refusals and the collection it shows are the real
+// ones, and its directory is gone afterwards.
+func TestDemoOnce(t *testing.T) {
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		t.Fatal("the demo shows kubectl's output: install kubectl")
+	}
+	demo := filepath.Join(t.TempDir(), "demo")
+	build := exec.Command("go", "build", "-o", demo, "./hack/demo")
+	build.Dir = harness.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the demo: %v\n%s", err, out)
+	}
+	var out bytes.Buffer
+	run := exec.Command(demo, "--once", "--gc-grace-period=5s")
+	run.Stdout, run.Stderr = &out, &out
+	err := run.Run()
+	t.Log(out.String())
+	if err != nil {
+		t.Fatalf("the demo failed: %v", err)
+	}
+	text := out.String()
+	if steps, oks := strings.Count(text, "\n== "), strings.Count(text, "   ok ("); steps < 10 || oks != steps || strings.Contains(text, "FAILED") {
+		t.Fatalf("%d steps, %d ok; want every step ok", steps, oks)
+	}
+	for _, want := range []string{
+		`overlaps pool "default-v4"`,
+		"ValidatingAdmissionPolicy 'ipkeeper-node-claims' with binding 'ipkeeper-node-claims' denied request: credentials bound to node node-a",
+		"pod default/web-while-down on node-b: ",
+		"Orphaned=True (PodGone)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the demo's output lacks %q", want)
+		}
+	}
+	dir := regexp.MustCompile(`kubeconfig: (\S+)/kubeconfig`).FindStringSubmatch(text)
+	if dir == nil {
+		t.Fatal("the demo did not say where its kubeconfig is")
+	}
+	if _, err := os.Stat(dir[1]); !os.IsNotExist(err) {
+		t.Errorf("the demo left %s behind (%v)", dir[1], err)
+	}
+}

@@ -1,0 +1,57 @@
+package install
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+
+	"github.com/ipkeeper/ipkeeper/controllers"
+	"github.com/ipkeeper/ipkeeper/test/harness"
+)
+
+// TestOperatorRightsSufficeForTheAdmissionRules runs the operator's
+// admission setup with the rendered operator account's own token: its
+// ClusterRole, which names the policy it may change, lets it create and
+// then change the policy and its binding and keep the match condition on
+// the IPClaim webhook, as in a cluster.
+func TestOperatorRightsSufficeForTheAdmissionRules(t *testing.T) {
+	ctx := context.Background()
+	env.InstallRendered(t, "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+	operator := env.TokenClient(t, operatorToken(t))
+	setup := &controllers.AdmissionSetup{
+		Client: operator, Reader: operator,
+		Authority: controllers.NodeAuthority{NamePrefix: controllers.PolicyNamePrefix, NodeUser: controllers.ServiceAccountUser(harness.OperatorNamespace, harness.NodeServiceAccount)},
+	}
+	for _, round := range []string{"create", "change"} {
+		if err := setup.Apply(ctx); err != nil {
+			t.Fatalf("%s the admission rules with the operator's rights: %v", round, err)
+		}
+	}
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: "ipkeeper-node-claims"}, policy); err != nil {
+		t.Fatal(err)
+	}
+	if want := "system:serviceaccount:ipkeeper-system:ipkeeper-controller-manager"; !strings.Contains(policy.Spec.MatchConditions[0].Expression, want) {
+		t.Errorf("the policy's match condition %q does not spare the operator's own user %s", policy.Spec.MatchConditions[0].Expression, want)
+	}
+}
+
+// operatorToken returns a token of the operator's service account, as the
+// kustomize install names it.
+func operatorToken(t *testing.T) string {
+	t.Helper()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: harness.OperatorNamespace, Name: "ipkeeper-controller-manager"}}
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](600)}}
+	if err := env.Client.SubResource("token").Create(context.Background(), sa, req); err != nil {
+		t.Fatal(err)
+	}
+	return req.Status.Token
+}
