@@ -22,9 +22,11 @@ const (
 	churnConc   = 16
 	// churnDepth is how many sandboxes each worker keeps alive.
 	churnDepth = 8
-	// churnBlockBits makes the nodes' blocks small (62 addresses), so that
-	// a round of cycles wraps around them.
-	churnBlockBits = 26
+	// churnBlockBits makes the nodes' blocks small (32 addresses): the 50
+	// ADDs a node makes in a round wrap around its block, so that released
+	// addresses are handed out again while about 13 sandboxes of the node
+	// are alive.
+	churnBlockBits = 27
 )
 
 // churnRun is what one round of BenchmarkChurn measured.
@@ -39,7 +41,7 @@ type churnRun struct {
 // BenchmarkChurn runs 500 ADD/DEL cycles of sandboxes, 16 at once,
 // across 10 simulated nodes, each ADD and DEL a plugin process through
 // libcni: pods coming and going as in a roll-out, about 130 alive at any
-// moment on blocks of 62 addresses, so that released addresses are handed
+// moment on blocks of 32 addresses, so that released addresses are handed
 // out again. Every address an ADD returns is checked against the addresses
 // of the sandboxes alive at that moment (those whose DEL has not started):
 // a duplicate fails the benchmark, as does an Address claim left in the
