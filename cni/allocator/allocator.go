@@ -53,7 +53,7 @@ const maxNewBlocks = 4
 // Allocate creates an Address claim for req and returns it. It takes, in
 // order: the exact address asked for; a free address in the node's blocks;
 // a free address in a block the node claims now; and, unless the pool has
-// strictAffinity, a single free address anywhere in the pool.
+// strictAffinity, a single free address in a block of another node.
 func (a *Allocator) Allocate(ctx context.Context, req Request) (*ipamv1alpha1.IPClaim, error) {
 	claim, _, err := a.allocate(ctx, req)
 	return claim, err
@@ -202,10 +202,11 @@ const maxBorrowBlocks = 16
 
 // borrow creates a claim for a single free address in a block of another
 // node. It reads the Address claims of one block at a time (by block
-// label), never the pool's, starting at the block of the node's last
-// address when that was borrowed too, else at the node's own place in the
-// pool, and gives up after maxBorrowBlocks blocks. own are the node's
-// blocks, which are full.
+// label), never the pool's, starting at the block of the node's cursor when
+// that lies outside the node's blocks (its last borrowed address, or where
+// its last search gave up), else at the node's own place in the pool, and
+// gives up after maxBorrowBlocks blocks. own are the node's blocks, which
+// are full.
 func (a *Allocator) borrow(ctx context.Context, req Request, own []netip.Prefix) (*ipamv1alpha1.IPClaim, error) {
 	skip := make(map[netip.Prefix]bool, len(own)+maxBorrowBlocks)
 	for _, p := range own {
@@ -215,10 +216,15 @@ func (a *Allocator) borrow(ctx context.Context, req Request, own []netip.Prefix)
 	if req.Layout.Prefix().Contains(req.Cursor) && !skip[req.Layout.BlockOf(req.Cursor)] {
 		start = req.Cursor
 	}
-	for range maxBorrowBlocks {
+	for looked := 0; ; looked++ {
 		block, ok := req.Layout.NextFreeBlock(start, func(p netip.Prefix) bool { return skip[p] })
 		if !ok {
 			return nil, exhausted(req)
+		}
+		if looked == maxBorrowBlocks {
+			return nil, ipamerr.New(ErrExhausted,
+				"pool %s has no free block, and no free address in the blocks of node %s or in the %d blocks of other nodes it looked at (of %s in the pool); its next ADD looks at the blocks after them, and the pool's status says how many addresses are free: add a pool or free addresses",
+				req.Pool.Name, a.Node, maxBorrowBlocks, req.Layout.BlockCapacity())
 		}
 		skip[block] = true
 		held, err := a.heldIn(ctx, block)
@@ -230,9 +236,6 @@ func (a *Allocator) borrow(ctx context.Context, req Request, own []netip.Prefix)
 			return claim, err
 		}
 	}
-	return nil, ipamerr.New(ErrExhausted,
-		"pool %s has no free block, and no free address in the blocks of node %s or in the %d other blocks it looked at (of %s): add a pool or free addresses",
-		req.Pool.Name, a.Node, maxBorrowBlocks, req.Layout.BlockCapacity())
 }
 
 // heldIn returns the addresses claimed inside block, by any node.

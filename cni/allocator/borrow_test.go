@@ -58,6 +58,16 @@ func claimBlock(t *testing.T, store *Fake, like *testNode, owner string, block n
 	store.Calls = map[string]int{}
 }
 
+// offsetsFrom returns the offsets of the blocks from first to the last
+// before node-a's block again.
+func offsetsFrom(first int) []int {
+	var out []int
+	for o := first; o < borrowBlocks; o++ {
+		out = append(out, o)
+	}
+	return out
+}
+
 // either returns yes when cond holds, else no.
 func either(cond bool, yes, no int) int {
 	if cond {
@@ -73,8 +83,8 @@ func TestBorrowingReadsOneBlockAtATime(t *testing.T) {
 		// held is how many addresses each block after node-a's holds
 		// (-1: all).
 		held func(offset int) int
-		// exclude, if set, is the offset of a block excluded whole.
-		exclude int
+		// exclude are the offsets of blocks excluded whole.
+		exclude []int
 		// wantReads are the offsets of the blocks whose claims are read.
 		wantReads []int
 		// wantErr is the error expected instead of an address in the last
@@ -87,20 +97,27 @@ func TestBorrowingReadsOneBlockAtATime(t *testing.T) {
 			held:      func(o int) int { return either(o <= 3, -1, 1) },
 			wantReads: []int{1, 2, 3, 4},
 		},
-		{name: "a block without usable address is not read", held: func(int) int { return 0 }, exclude: 1, wantReads: []int{2}},
+		{name: "a block without usable address is not read", held: func(int) int { return 0 }, exclude: []int{1}, wantReads: []int{2}},
 		{
 			name:      "at most maxBorrowBlocks blocks are read",
 			held:      func(o int) int { return either(o == borrowBlocks-1, 1, -1) },
 			wantReads: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
-			wantErr:   "pool p has no free block, and no free address in the blocks of node node-a or in the 16 other blocks it looked at (of 64): add a pool or free addresses",
+			wantErr:   "pool p has no free block, and no free address in the blocks of node node-a or in the 16 blocks of other nodes it looked at (of 64 in the pool); its next ADD looks at the blocks after them, and the pool's status says how many addresses are free: add a pool or free addresses",
+		},
+		{
+			name:      "a pool whose every block was read is exhausted",
+			held:      func(int) int { return -1 },
+			exclude:   offsetsFrom(maxBorrowBlocks + 1),
+			wantReads: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+			wantErr:   "pool p is exhausted",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := *spec.DeepCopy()
-			if tt.exclude > 0 {
-				own := nodeHash("node-a") % borrowBlocks
-				spec.Exclude = []string{layoutOf(t, spec).BlockAt(own + uint64(tt.exclude)).String()}
+			own := nodeHash("node-a") % borrowBlocks
+			for _, o := range tt.exclude {
+				spec.Exclude = append(spec.Exclude, layoutOf(t, spec).BlockAt(own+uint64(o)).String())
 			}
 			store, node, own := fullyClaimedPool(t, spec, tt.held)
 			var wantReads []netip.Prefix

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -78,6 +79,9 @@ type coreResource struct {
 type Client struct {
 	rest rest.Interface
 	meta metadata.Interface
+	// reached is the API server's resourceVersion as of the last list that
+	// it could not serve not older than the version asked for.
+	reached atomic.Value
 }
 
 // LoadConfig reads a kubeconfig and bounds each request by timeout.
@@ -101,10 +105,12 @@ func New(cfg *rest.Config) (*Client, error) {
 	if err := transport.ShareOneConnection(cfg); err != nil {
 		return nil, fmt.Errorf("create API client: %w", err)
 	}
-	// JSON in and out, and errors decoded into API statuses, as the
-	// dynamic client does it.
+	// Errors decoded into API statuses, as the dynamic client does it, and
+	// JSON in and out whatever client-go's defaults or feature gates say:
+	// do decodes every answer as JSON.
 	restCfg := dynamic.ConfigFor(cfg)
 	restCfg.GroupVersion = nil
+	restCfg.AcceptContentTypes, restCfg.ContentType = jsonContent, jsonContent
 	restClient, err := rest.UnversionedRESTClientFor(restCfg)
 	if err != nil {
 		return nil, fmt.Errorf("create API client: %w", err)
@@ -123,7 +129,7 @@ func (c *Client) do(ctx context.Context, req *rest.Request, params runtime.Objec
 		req = req.SpecificallyVersionedParams(params, parameterCodec, optionsVersion)
 	}
 	if body != nil {
-		req = req.Body(body)
+		req = req.SetHeader("Content-Type", jsonContent).Body(body)
 	}
 	// Error, unlike Raw, decodes an error's body into the API status it
 	// holds, with the reason and message a person needs.
@@ -137,6 +143,9 @@ func (c *Client) do(ctx context.Context, req *rest.Request, params runtime.Objec
 	}
 	return json.Unmarshal(raw, into)
 }
+
+// jsonContent is the only media type the client sends and accepts.
+const jsonContent = "application/json"
 
 // path returns the path of a resource, or of the object called name.
 func path(resource []string, name string) []string {
@@ -246,22 +255,32 @@ func (c *Client) listClaims(ctx context.Context, opts metav1.ListOptions, notOld
 		waitCtx, cancel := context.WithTimeout(ctx, notOlderThanWait)
 		fresh := opts
 		fresh.ResourceVersion, fresh.ResourceVersionMatch = notOlderThan, metav1.ResourceVersionMatchNotOlderThan
-		claims, err := c.list(waitCtx, &fresh)
+		list, err := c.list(waitCtx, &fresh)
 		cancel()
 		if err == nil || ctx.Err() != nil {
-			return claims, err
+			return list.Items, err
 		}
 	}
-	return c.list(ctx, &opts)
+	list, err := c.list(ctx, &opts)
+	if err == nil && notOlderThan != "" {
+		c.reached.Store(list.ResourceVersion)
+	}
+	return list.Items, err
+}
+
+// Reached implements plugin.Cluster: the resourceVersion of the last
+// consistent list made because a list not older than a remembered version
+// did not come in time, or "" when there was none.
+func (c *Client) Reached() string {
+	rv, _ := c.reached.Load().(string)
+	return rv
 }
 
 // list lists claims.
-func (c *Client) list(ctx context.Context, opts *metav1.ListOptions) ([]ipamv1alpha1.IPClaim, error) {
-	var list ipamv1alpha1.IPClaimList
-	if err := c.do(ctx, c.rest.Get().AbsPath(claimsPath...), opts, nil, &list); err != nil {
-		return nil, err
-	}
-	return list.Items, nil
+func (c *Client) list(ctx context.Context, opts *metav1.ListOptions) (*ipamv1alpha1.IPClaimList, error) {
+	list := &ipamv1alpha1.IPClaimList{}
+	err := c.do(ctx, c.rest.Get().AbsPath(claimsPath...), opts, nil, list)
+	return list, err
 }
 
 // poolClaims lists the pool's claims of one type, as metadata only and from

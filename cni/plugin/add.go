@@ -228,19 +228,19 @@ func (p *Plugin) allocate(ctx context.Context, families []poolchoice.Family, own
 		return nil, err
 	}
 	defer unlock()
-	states := map[string]nodestate.PoolState{}
-	for _, name := range poolNames {
-		states[name] = state.Pool(name)
-	}
+	states := poolStates(state, poolNames)
 	nodeClaims, err := p.Cluster.NodeClaims(ctx, p.Node, nodestate.NewestResourceVersion(trusted(states, families)...))
 	if err != nil {
 		return nil, err
+	}
+	if forgetUnreached(state, p.Cluster.Reached()) {
+		states = poolStates(state, poolNames)
 	}
 	reqs, err := requests(families, owner, nodeClaims, states)
 	if err != nil {
 		return nil, err
 	}
-	created := &createRecorder{Store: p.Cluster}
+	created := &storeRecorder{Store: p.Cluster}
 	claims, err := (&allocator.Allocator{Store: created, Node: p.Node}).AllocateAll(ctx, reqs)
 	saveStates(state, states, families, claims, created)
 	return claims, err

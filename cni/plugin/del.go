@@ -34,12 +34,16 @@ func (p *Plugin) Del(ctx context.Context, args *skel.CmdArgs) error {
 // would leak.
 func (p *Plugin) interfaceClaims(ctx context.Context, args *skel.CmdArgs) ([]ipamv1alpha1.IPClaim, error) {
 	var newest string
-	if state, err := p.stateDir(); err == nil {
+	state, stateErr := p.stateDir()
+	if stateErr == nil {
 		newest = nodestate.NewestResourceVersion(state.Pools()...)
 	}
 	claims, err := p.Cluster.ContainerClaims(ctx, args.ContainerID, newest)
 	if err == nil && newest != "" && len(ofInterface(claims, args.IfName)) == 0 {
 		claims, err = p.Cluster.ContainerClaims(ctx, args.ContainerID, "")
+	}
+	if stateErr == nil {
+		forgetUnreached(state, p.Cluster.Reached())
 	}
 	return ofInterface(claims, args.IfName), err
 }

@@ -29,6 +29,8 @@ type Fake struct {
 	// NotOlderThan records the resourceVersion each NodeClaims call asked
 	// for ("" for a consistent list), in order.
 	NotOlderThan []string
+	// ReachedVersion is what Reached returns.
+	ReachedVersion string
 }
 
 // NewFake returns a Fake holding claims and no other object.
@@ -91,6 +93,9 @@ func (f *Fake) ContainerClaims(_ context.Context, containerID, _ string) ([]ipam
 		return c.Spec.Owner != nil && c.Spec.Owner.ContainerID == containerID
 	}), nil
 }
+
+// Reached implements Cluster.
+func (f *Fake) Reached() string { return f.ReachedVersion }
 
 // Ping implements Cluster.
 func (f *Fake) Ping(context.Context) error { return f.Errs["Ping"] }

@@ -2,11 +2,18 @@ package plugin
 
 import (
 	"context"
+	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/containernetworking/cni/pkg/skel"
+	current "github.com/containernetworking/cni/pkg/types/100"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
+	"github.com/ipkeeper/ipkeeper/api/ipspace"
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/nodestate"
 )
 
@@ -64,4 +71,136 @@ func TestRememberedVersionsAreAskedForOnlyOfTheSamePool(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestABorrowingSearchThatFoundNothingContinuesOnTheNextADD: in a pool
+// whose every block belongs to another node, a borrowing ADD reads a
+// bounded number of blocks and fails when they are all full; the node's
+// next ADD reads the blocks after them, so that repeated ADDs reach a free
+// address anywhere in the pool instead of reading the same full blocks
+// again.
+func TestABorrowingSearchThatFoundNothingContinuesOnTheNextADD(t *testing.T) {
+	f := addCluster()
+	pool := readyPool("wide", ipamv1alpha1.IPPoolSpec{CIDR: "10.4.0.0/22", BlockSize: ptr.To[int32](28)})
+	f.Pools[pool.Name] = pool
+	layout, err := pool.Spec.Layout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for block, ok := layout.NextFreeBlock(layout.Prefix().Addr(), func(netip.Prefix) bool { return false }); ok; block, ok = nextBlock(layout, block) {
+		claimWholeBlock(f, layout, pool.Name, "node-b", block)
+	}
+	p := testPlugin(t, f, []string{pool.Name}, nil)
+	add := func(id string) (*current.Result, error) {
+		res, err := p.Add(context.Background(), &skel.CmdArgs{ContainerID: id, IfName: "eth0"})
+		if err != nil {
+			return nil, err
+		}
+		return res.(*current.Result), nil
+	}
+	if _, err := add("c1"); err == nil || !strings.Contains(err.Error(), "its next ADD looks at the blocks after them") {
+		t.Fatalf("first ADD: %v, want the pool exhausted for the blocks read", err)
+	}
+	read := f.BlockReads
+	last := read[len(read)-1]
+	free, ok := nextBlock(layout, last)
+	if !ok {
+		t.Fatalf("no block after %s", last)
+	}
+	freeAddr, _ := layout.NextIn(free, free.Addr())
+	if err := f.Delete(context.Background(), mustGet(t, f, ipspace.AddressClaimName(freeAddr))); err != nil {
+		t.Fatal(err)
+	}
+	res, err := add("c2")
+	if err != nil {
+		t.Fatalf("second ADD, with %s free in the block after the last one read: %v", freeAddr, err)
+	}
+	if got := res.IPs[0].Address.IP.String(); got != freeAddr.String() {
+		t.Errorf("second ADD got %s, want %s", got, freeAddr)
+	}
+}
+
+// nextBlock returns the block after block in the pool, wrapping around.
+func nextBlock(layout ipspace.Layout, block netip.Prefix) (netip.Prefix, bool) {
+	next, ok := layout.NextFreeBlock(block.Addr(), func(p netip.Prefix) bool { return p == block })
+	return next, ok && next.Addr().Compare(block.Addr()) > 0
+}
+
+// claimWholeBlock makes node claim block and every usable address in it.
+func claimWholeBlock(f *Fake, layout ipspace.Layout, pool, node string, block netip.Prefix) {
+	name := ipspace.BlockClaimName(block)
+	mustCreate(f, &ipamv1alpha1.IPClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: ipamv1alpha1.ClaimLabels(pool, node, "")},
+		Spec:       ipamv1alpha1.IPClaimSpec{Pool: pool, Type: ipamv1alpha1.ClaimTypeBlock, Node: node, CIDR: block.String()},
+	})
+	for a, ok := layout.NextIn(block, block.Addr()); ok; a, ok = layout.NextIn(block, a.Next()) {
+		mustCreate(f, &ipamv1alpha1.IPClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: ipspace.AddressClaimName(a), Labels: ipamv1alpha1.ClaimLabels(pool, node, name)},
+			Spec:       ipamv1alpha1.IPClaimSpec{Pool: pool, Type: ipamv1alpha1.ClaimTypeAddress, Node: node, Address: a.String()},
+		})
+	}
+}
+
+// mustGet returns the fake's claim called name.
+func mustGet(t *testing.T, f *Fake, name string) *ipamv1alpha1.IPClaim {
+	t.Helper()
+	claim, err := f.Get(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return claim
+}
+
+// TestVersionsBeyondWhatTheAPIServerReachedAreForgotten: when a list not
+// older than a remembered version had to be made consistently instead
+// (Cluster.Reached), the ADD or DEL forgets every version beyond the API
+// server's, of every pool: they come from another cluster. Without such a
+// list nothing is forgotten.
+func TestVersionsBeyondWhatTheAPIServerReachedAreForgotten(t *testing.T) {
+	const far, near = "987654321098", "5"
+	tests := []struct {
+		name      string
+		reached   string
+		verb      func(p *Plugin) error
+		wantOther string
+	}{
+		{name: "ADD, server behind", reached: "100", verb: addC1, wantOther: ""},
+		{name: "DEL, server behind", reached: "100", verb: delC1, wantOther: ""},
+		{name: "ADD, no consistent list", verb: addC1, wantOther: far},
+		{name: "DEL, no consistent list", verb: delC1, wantOther: far},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := addCluster()
+			f.ReachedVersion = tt.reached
+			p := testPlugin(t, f, []string{"v4"}, nil)
+			dir, err := nodestate.Open(p.Config.IPAM.DataDir, thisNode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for pool, rv := range map[string]string{"gone": far, "spare": near} {
+				if err := dir.SavePool(pool, nodestate.PoolState{ResourceVersion: rv}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tt.verb(p); err != nil {
+				t.Fatal(err)
+			}
+			if got := dir.Pool("gone").ResourceVersion; got != tt.wantOther {
+				t.Errorf("the node remembers version %q of a pool of another cluster, want %q", got, tt.wantOther)
+			}
+			if got := dir.Pool("spare").ResourceVersion; got != near {
+				t.Errorf("the node remembers version %q of a pool of this cluster, want %q", got, near)
+			}
+		})
+	}
+}
+
+func addC1(p *Plugin) error {
+	_, err := p.Add(context.Background(), &skel.CmdArgs{ContainerID: "c1", IfName: "eth0"})
+	return err
+}
+
+func delC1(p *Plugin) error {
+	return p.Del(context.Background(), &skel.CmdArgs{ContainerID: "c1", IfName: "eth0"})
 }

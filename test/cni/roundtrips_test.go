@@ -143,3 +143,30 @@ func TestRememberedVersionAheadOfTheCluster(t *testing.T) {
 		t.Fatalf("state after the ADD: %s, %v; want the new claim's resourceVersion", data, err)
 	}
 }
+
+// TestVersionsOfAnotherClusterAreForgotten: a node whose data dir
+// remembers a resourceVersion this API server never issued, of a pool the
+// cluster does not have (it was rebuilt under the node with other pools),
+// waits for it once, on the DEL that asks for it, and then forgets it, so
+// that later DELs do not wait for it again.
+func TestVersionsOfAnotherClusterAreForgotten(t *testing.T) {
+	env.CreateReadyPool(t, "rebuilt", ipamv1alpha1.IPPoolSpec{CIDR: "10.91.0.0/24"})
+	n := newNode(t, "node-rebuilt")
+	gone := filepath.Join(n.dataDir, n.name, "gone-pool.state")
+	if err := os.MkdirAll(filepath.Dir(gone), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(gone, []byte(`{"resourceVersion":"999999999999","poolUID":"uid-of-another-cluster"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	list := harness.IPAMNetwork("rebuiltnet", n.ipamConfig("rebuilt"))
+	rt := harness.RuntimeConf("c-rebuilt", nil)
+	add(t, n, list, rt)
+	if err := n.cni.DelNetworkList(context.Background(), list, rt); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(gone)
+	if err != nil || strings.Contains(string(data), "999999999999") {
+		t.Fatalf("state of the other cluster's pool after a DEL: %s, %v; want its version forgotten", data, err)
+	}
+}
