@@ -240,9 +240,9 @@ func (p *Plugin) allocate(ctx context.Context, families []poolchoice.Family, own
 	if err != nil {
 		return nil, err
 	}
-	created := &storeRecorder{Store: p.Cluster}
-	claims, err := (&allocator.Allocator{Store: created, Node: p.Node}).AllocateAll(ctx, reqs)
-	saveStates(state, states, families, claims, created)
+	recorded := &storeRecorder{Store: p.Cluster}
+	claims, err := (&allocator.Allocator{Store: recorded, Node: p.Node}).AllocateAll(ctx, reqs)
+	saveStates(state, states, families, claims, recorded)
 	return claims, err
 }
 

@@ -128,7 +128,7 @@ func chosenPools(families []poolchoice.Family) []*ipamv1alpha1.IPPool {
 // just created are forgotten in every pool: they come from another
 // cluster. Failing to save is harmless: the next ADD only starts its
 // search elsewhere and reads more carefully.
-func saveStates(dir *nodestate.Dir, states map[string]nodestate.PoolState, families []poolchoice.Family, claims []*ipamv1alpha1.IPClaim, created *storeRecorder) {
+func saveStates(dir *nodestate.Dir, states map[string]nodestate.PoolState, families []poolchoice.Family, claims []*ipamv1alpha1.IPClaim, recorded *storeRecorder) {
 	uids := poolUIDs(families)
 	var distrusted bool
 	var newest uint64
@@ -137,11 +137,11 @@ func saveStates(dir *nodestate.Dir, states map[string]nodestate.PoolState, famil
 			distrusted, st.ResourceVersion = true, ""
 		}
 		changed := false
-		if v, ok := created.newest[pool]; ok {
+		if v, ok := recorded.newest[pool]; ok {
 			st.ResourceVersion, changed = strconv.FormatUint(v, 10), true
 			newest = max(newest, v)
 		}
-		if cursor, ok := nextCursor(pool, families, claims, created); ok {
+		if cursor, ok := nextCursor(pool, families, claims, recorded); ok {
 			st.Cursor, changed = cursor, true
 		}
 		if changed {
@@ -157,7 +157,7 @@ func saveStates(dir *nodestate.Dir, states map[string]nodestate.PoolState, famil
 // nextCursor returns where the node's next search in pool starts: after
 // the address just handed out from it, else in the last block of another
 // node a borrowing search read in vain.
-func nextCursor(pool string, families []poolchoice.Family, claims []*ipamv1alpha1.IPClaim, created *storeRecorder) (netip.Addr, bool) {
+func nextCursor(pool string, families []poolchoice.Family, claims []*ipamv1alpha1.IPClaim, recorded *storeRecorder) (netip.Addr, bool) {
 	for _, claim := range slices.Backward(claims) {
 		addr, err := netip.ParseAddr(claim.Spec.Address)
 		if claim.Spec.Pool == pool && err == nil && !requested(families, addr) {
@@ -165,8 +165,11 @@ func nextCursor(pool string, families []poolchoice.Family, claims []*ipamv1alpha
 		}
 	}
 	for _, p := range chosenPools(families) {
-		if prefix, err := netip.ParsePrefix(p.Spec.CIDR); err == nil && p.Name == pool {
-			if block, ok := created.lastRead(prefix); ok {
+		if p.Name != pool {
+			continue
+		}
+		if prefix, err := netip.ParsePrefix(p.Spec.CIDR); err == nil {
+			if block, ok := recorded.lastRead(prefix); ok {
 				return block.Addr(), true
 			}
 		}
