@@ -89,16 +89,11 @@ func TestBadInputGetsItsErrorAndLeavesNoClaim(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := claimCount(t)
 			rt := tt.rt
 			if rt == nil {
 				rt = harness.RuntimeConf(fmt.Sprintf("c-bad-%d", i), nil)
 			}
-			_, err := n.cni.AddNetworkList(context.Background(), tt.list, rt)
-			expectCNIError(t, err, tt.code, tt.want)
-			if after := claimCount(t); after != before {
-				t.Fatalf("the failed ADD changed the number of claims from %d to %d", before, after)
-			}
+			expectRefusedADD(t, n, tt.list, rt, tt.code, tt.want)
 		})
 	}
 }
@@ -179,6 +174,18 @@ func closedAddr(t *testing.T) string {
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().String()
+}
+
+// expectRefusedADD runs an ADD that must fail with the CNI error code and
+// message want, and reserve nothing: the number of claims stays the same.
+func expectRefusedADD(t *testing.T, n *node, list *libcni.NetworkConfigList, rt *libcni.RuntimeConf, code uint, want string) {
+	t.Helper()
+	before := claimCount(t)
+	_, err := n.cni.AddNetworkList(context.Background(), list, rt)
+	expectCNIError(t, err, code, want)
+	if after := claimCount(t); after != before {
+		t.Fatalf("the failed ADD changed the number of claims from %d to %d", before, after)
+	}
 }
 
 // claimCount counts every claim in the cluster.

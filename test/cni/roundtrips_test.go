@@ -130,13 +130,7 @@ func TestWarmADDRoundTrips(t *testing.T) {
 func TestRememberedVersionAheadOfTheCluster(t *testing.T) {
 	env.CreateReadyPool(t, "ahead", ipamv1alpha1.IPPoolSpec{CIDR: "10.90.0.0/24"})
 	n := newNode(t, "node-ahead")
-	state := filepath.Join(n.dataDir, n.name, "ahead.state")
-	if err := os.MkdirAll(filepath.Dir(state), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(state, []byte(`{"resourceVersion":"999999999999"}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	state := remember(t, n, "ahead", `{"resourceVersion":"999999999999"}`)
 	add(t, n, harness.IPAMNetwork("aheadnet", n.ipamConfig("ahead")), harness.RuntimeConf("c-ahead", nil))
 	data, err := os.ReadFile(state)
 	if err != nil || strings.Contains(string(data), "999999999999") {
@@ -152,13 +146,7 @@ func TestRememberedVersionAheadOfTheCluster(t *testing.T) {
 func TestVersionsOfAnotherClusterAreForgotten(t *testing.T) {
 	env.CreateReadyPool(t, "rebuilt", ipamv1alpha1.IPPoolSpec{CIDR: "10.91.0.0/24"})
 	n := newNode(t, "node-rebuilt")
-	gone := filepath.Join(n.dataDir, n.name, "gone-pool.state")
-	if err := os.MkdirAll(filepath.Dir(gone), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(gone, []byte(`{"resourceVersion":"999999999999","poolUID":"uid-of-another-cluster"}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	gone := remember(t, n, "gone-pool", `{"resourceVersion":"999999999999","poolUID":"uid-of-another-cluster"}`)
 	list := harness.IPAMNetwork("rebuiltnet", n.ipamConfig("rebuilt"))
 	rt := harness.RuntimeConf("c-rebuilt", nil)
 	add(t, n, list, rt)
@@ -169,4 +157,18 @@ func TestVersionsOfAnotherClusterAreForgotten(t *testing.T) {
 	if err != nil || strings.Contains(string(data), "999999999999") {
 		t.Fatalf("state of the other cluster's pool after a DEL: %s, %v; want its version forgotten", data, err)
 	}
+}
+
+// remember writes what node n's data dir remembers of pool, as the plugin
+// keeps it, and returns the file's path.
+func remember(t *testing.T, n *node, pool, state string) string {
+	t.Helper()
+	path := filepath.Join(n.dataDir, n.name, pool+".state")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(state), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
