@@ -15,12 +15,28 @@ import (
 )
 
 // Add reserves one address per family for the container interface and
-// returns the CNI result.
+// returns the CNI result. It takes the node's lock on the configured pools
+// first, so that the node's claims are listed beside the reads of the pod,
+// its namespace and the pools (earlyList).
 func (p *Plugin) Add(ctx context.Context, args *skel.CmdArgs) (types.Result, error) {
 	pod, err := parsePodArgs(args)
 	if err != nil {
 		return nil, err
 	}
+	state, err := p.stateDir()
+	if err != nil {
+		return nil, asCNIError("reserve addresses", err)
+	}
+	var locked *poolLocks
+	var early *earlyList
+	if len(p.Config.IPAM.Pools) > 0 {
+		if locked, err = lockPools(ctx, state, p.Config.IPAM.Pools); err != nil {
+			return nil, asCNIError("reserve addresses", err)
+		}
+		early = p.startNodeClaims(ctx, locked)
+	}
+	defer locked.release()
+	defer early.stop()
 	in, err := p.readInputs(ctx, pod)
 	if err != nil {
 		return nil, asCNIError("read the pod, its namespace and the pools", err)
@@ -30,7 +46,7 @@ func (p *Plugin) Add(ctx context.Context, args *skel.CmdArgs) (types.Result, err
 		return nil, asCNIError("choose pools", err)
 	}
 	owner := p.owner(args, pod, in)
-	claims, err := p.allocate(ctx, families, owner)
+	claims, err := p.allocate(ctx, state, lockedFor(locked, early, families), families, owner, in.pools)
 	if err != nil {
 		return nil, asCNIError("reserve addresses", err)
 	}
@@ -210,31 +226,55 @@ func (p *Plugin) owner(args *skel.CmdArgs, pod podArgs, in *inputs) ipamv1alpha1
 	return owner
 }
 
-// allocate takes the node's lock on every pool it may use, lists the node's
-// claims once, and lets the allocator create what is missing.
-func (p *Plugin) allocate(ctx context.Context, families []poolchoice.Family, owner ipamv1alpha1.ClaimOwner) ([]*ipamv1alpha1.IPClaim, error) {
-	state, err := p.stateDir()
-	if err != nil {
-		return nil, err
+// held is what an ADD holds when it allocates: the node's locks on the
+// chosen pools, and the list of the node's claims started under them, if
+// any.
+type held struct {
+	locks *poolLocks
+	early *earlyList
+}
+
+// lockedFor returns what the ADD holds for families: the locks taken on
+// the configured pools and their early list when they cover the chosen
+// pools, else nothing (an annotation chose other pools), and the locks are
+// released.
+func lockedFor(locked *poolLocks, early *earlyList, families []poolchoice.Family) held {
+	if locked != nil && locked.covers(poolNames(families)) {
+		return held{locks: locked, early: early}
 	}
-	var poolNames []string
-	for _, f := range families {
-		for _, pool := range f.Pools {
-			poolNames = append(poolNames, pool.Name)
+	early.stop()
+	locked.release()
+	return held{}
+}
+
+// poolNames returns the names of the chosen pools.
+func poolNames(families []poolchoice.Family) []string {
+	var names []string
+	for _, pool := range chosenPools(families) {
+		names = append(names, pool.Name)
+	}
+	return names
+}
+
+// allocate lists the node's claims once, under the node's lock on every
+// pool it may use (taking it unless h holds it), and lets the allocator
+// create what is missing.
+func (p *Plugin) allocate(ctx context.Context, state *nodestate.Dir, h held, families []poolchoice.Family, owner ipamv1alpha1.ClaimOwner, pools map[string]*ipamv1alpha1.IPPool) ([]*ipamv1alpha1.IPClaim, error) {
+	names := poolNames(families)
+	if h.locks == nil {
+		locks, err := lockPools(ctx, state, names)
+		if err != nil {
+			return nil, err
 		}
+		defer locks.release()
 	}
-	unlock, err := state.Lock(ctx, poolNames)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	states := poolStates(state, poolNames)
-	nodeClaims, err := p.Cluster.NodeClaims(ctx, p.Node, nodestate.NewestResourceVersion(trusted(states, families)...))
+	states := poolStates(state, names)
+	nodeClaims, err := p.nodeClaims(ctx, h.early, pools, nodestate.NewestResourceVersion(trusted(states, families)...))
 	if err != nil {
 		return nil, err
 	}
 	if forgetUnreached(state, p.Cluster.Reached()) {
-		states = poolStates(state, poolNames)
+		states = poolStates(state, names)
 	}
 	reqs, err := requests(families, owner, nodeClaims, states)
 	if err != nil {

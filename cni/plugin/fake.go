@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"net/netip"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -31,6 +32,10 @@ type Fake struct {
 	NotOlderThan []string
 	// ReachedVersion is what Reached returns.
 	ReachedVersion string
+	// Unreached are versions the API server never issued: a NodeClaims
+	// call asking for one waits until its context ends, as the API server
+	// holds such a read until it gives up.
+	Unreached []string
 }
 
 // NewFake returns a Fake holding claims and no other object.
@@ -76,11 +81,15 @@ func (f *Fake) Pool(_ context.Context, name string) (*ipamv1alpha1.IPPool, error
 }
 
 // NodeClaims implements Cluster.
-func (f *Fake) NodeClaims(_ context.Context, node, notOlderThan string) ([]ipamv1alpha1.IPClaim, error) {
+func (f *Fake) NodeClaims(ctx context.Context, node, notOlderThan string) ([]ipamv1alpha1.IPClaim, error) {
 	if err := f.Errs["NodeClaims"]; err != nil {
 		return nil, err
 	}
 	f.NotOlderThan = append(f.NotOlderThan, notOlderThan)
+	if slices.Contains(f.Unreached, notOlderThan) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	return f.List("NodeClaims", func(c *ipamv1alpha1.IPClaim) bool { return c.Spec.Node == node }), nil
 }
 

@@ -19,29 +19,34 @@ import (
 
 // TestRememberedVersionsAreAskedForOnlyOfTheSamePool: an ADD lists the
 // node's claims not older than the version the node remembers of the pool
-// only when it was kept for the pool of the same UID (or before UIDs were
-// kept). A version kept for a pool of another UID, as after the cluster
-// was rebuilt under the node, is not asked for: the API server would hold
-// the read until it gave up. Afterwards the node remembers this cluster's
+// before it has read the pool, and keeps that list when the version was
+// kept for the pool of the same UID (or before UIDs were kept). A version
+// kept for a pool of another UID, as after the cluster was rebuilt under
+// the node, is one the API server never issued and holds the read on until
+// it gives up: the ADD abandons that list once it has read the pool, and
+// lists consistently instead. Afterwards the node remembers this cluster's
 // version, and forgets the versions of other pools that are newer.
 func TestRememberedVersionsAreAskedForOnlyOfTheSamePool(t *testing.T) {
 	const far = "987654321098"
 	tests := []struct {
 		name    string
 		kept    nodestate.PoolState
-		wantAsk string
+		wantAsk []string
 		// wantOther is the version the node still remembers of another
 		// pool, which was far ahead of the version created.
 		wantOther string
 	}{
-		{name: "same pool", kept: nodestate.PoolState{ResourceVersion: far, PoolUID: "uid-v4"}, wantAsk: far, wantOther: far},
-		{name: "kept before UIDs were", kept: nodestate.PoolState{ResourceVersion: far}, wantAsk: far, wantOther: far},
-		{name: "another cluster's pool", kept: nodestate.PoolState{ResourceVersion: far, PoolUID: "uid-v4-before"}, wantAsk: "", wantOther: ""},
+		{name: "same pool", kept: nodestate.PoolState{ResourceVersion: far, PoolUID: "uid-v4"}, wantAsk: []string{far}, wantOther: far},
+		{name: "kept before UIDs were", kept: nodestate.PoolState{ResourceVersion: far}, wantAsk: []string{far}, wantOther: far},
+		{name: "another cluster's pool", kept: nodestate.PoolState{ResourceVersion: far, PoolUID: "uid-v4-before"}, wantAsk: []string{far, ""}, wantOther: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := addCluster()
 			f.Pools["v4"].UID = "uid-v4"
+			if tt.kept.PoolUID != "" && tt.kept.PoolUID != "uid-v4" {
+				f.Unreached = []string{far}
+			}
 			p := testPlugin(t, f, []string{"v4"}, nil)
 			dir, err := nodestate.Open(p.Config.IPAM.DataDir, thisNode)
 			if err != nil {
@@ -60,7 +65,7 @@ func TestRememberedVersionsAreAskedForOnlyOfTheSamePool(t *testing.T) {
 			add("c1")
 			created := dir.Pool("v4")
 			add("c2")
-			if want := []string{tt.wantAsk, created.ResourceVersion}; !slices.Equal(f.NotOlderThan, want) {
+			if want := append(tt.wantAsk, created.ResourceVersion); !slices.Equal(f.NotOlderThan, want) {
 				t.Errorf("the ADDs listed not older than %q, want %q", f.NotOlderThan, want)
 			}
 			if created.PoolUID != "uid-v4" || created.ResourceVersion == far || created.ResourceVersion == "" {
