@@ -27,16 +27,13 @@ func (p *Plugin) Add(ctx context.Context, args *skel.CmdArgs) (types.Result, err
 	if err != nil {
 		return nil, asCNIError("reserve addresses", err)
 	}
-	var locked *poolLocks
-	var early *earlyList
+	h := &held{}
 	if len(p.Config.IPAM.Pools) > 0 {
-		if locked, err = lockPools(ctx, state, p.Config.IPAM.Pools); err != nil {
+		if h, err = p.hold(ctx, state, p.Config.IPAM.Pools, true); err != nil {
 			return nil, asCNIError("reserve addresses", err)
 		}
-		early = p.startNodeClaims(ctx, locked)
 	}
-	defer locked.release()
-	defer early.stop()
+	defer h.release()
 	in, err := p.readInputs(ctx, pod)
 	if err != nil {
 		return nil, asCNIError("read the pod, its namespace and the pools", err)
@@ -46,7 +43,7 @@ func (p *Plugin) Add(ctx context.Context, args *skel.CmdArgs) (types.Result, err
 		return nil, asCNIError("choose pools", err)
 	}
 	owner := p.owner(args, pod, in)
-	claims, err := p.allocate(ctx, state, lockedFor(locked, early, families), families, owner, in.pools)
+	claims, err := p.allocate(ctx, state, h, families, owner, in.pools)
 	if err != nil {
 		return nil, asCNIError("reserve addresses", err)
 	}
@@ -226,27 +223,6 @@ func (p *Plugin) owner(args *skel.CmdArgs, pod podArgs, in *inputs) ipamv1alpha1
 	return owner
 }
 
-// held is what an ADD holds when it allocates: the node's locks on the
-// chosen pools, and the list of the node's claims started under them, if
-// any.
-type held struct {
-	locks *poolLocks
-	early *earlyList
-}
-
-// lockedFor returns what the ADD holds for families: the locks taken on
-// the configured pools and their early list when they cover the chosen
-// pools, else nothing (an annotation chose other pools), and the locks are
-// released.
-func lockedFor(locked *poolLocks, early *earlyList, families []poolchoice.Family) held {
-	if locked != nil && locked.covers(poolNames(families)) {
-		return held{locks: locked, early: early}
-	}
-	early.stop()
-	locked.release()
-	return held{}
-}
-
 // poolNames returns the names of the chosen pools.
 func poolNames(families []poolchoice.Family) []string {
 	var names []string
@@ -257,16 +233,18 @@ func poolNames(families []poolchoice.Family) []string {
 }
 
 // allocate lists the node's claims once, under the node's lock on every
-// pool it may use (taking it unless h holds it), and lets the allocator
-// create what is missing.
-func (p *Plugin) allocate(ctx context.Context, state *nodestate.Dir, h held, families []poolchoice.Family, owner ipamv1alpha1.ClaimOwner, pools map[string]*ipamv1alpha1.IPPool) ([]*ipamv1alpha1.IPClaim, error) {
+// pool it may use, and lets the allocator create what is missing. When h
+// does not hold all those locks (an annotation chose pools the
+// configuration does not name), it releases h and takes them.
+func (p *Plugin) allocate(ctx context.Context, state *nodestate.Dir, h *held, families []poolchoice.Family, owner ipamv1alpha1.ClaimOwner, pools map[string]*ipamv1alpha1.IPPool) ([]*ipamv1alpha1.IPClaim, error) {
 	names := poolNames(families)
-	if h.locks == nil {
-		locks, err := lockPools(ctx, state, names)
-		if err != nil {
+	if !h.covers(names) {
+		h.release()
+		var err error
+		if h, err = p.hold(ctx, state, names, false); err != nil {
 			return nil, err
 		}
-		defer locks.release()
+		defer h.release()
 	}
 	states := poolStates(state, names)
 	nodeClaims, err := p.nodeClaims(ctx, h.early, pools, nodestate.NewestResourceVersion(trusted(states, families)...))

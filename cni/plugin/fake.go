@@ -32,6 +32,8 @@ type Fake struct {
 	NotOlderThan []string
 	// ReachedVersion is what Reached returns.
 	ReachedVersion string
+	// OnNodeClaims, when set, is called as each NodeClaims call starts.
+	OnNodeClaims func()
 	// Unreached are versions the API server never issued: a NodeClaims
 	// call asking for one waits until its context ends, as the API server
 	// holds such a read until it gives up.
@@ -86,6 +88,9 @@ func (f *Fake) NodeClaims(ctx context.Context, node, notOlderThan string) ([]ipa
 		return nil, err
 	}
 	f.NotOlderThan = append(f.NotOlderThan, notOlderThan)
+	if f.OnNodeClaims != nil {
+		f.OnNodeClaims()
+	}
 	if slices.Contains(f.Unreached, notOlderThan) {
 		<-ctx.Done()
 		return nil, ctx.Err()

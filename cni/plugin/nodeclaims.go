@@ -2,44 +2,54 @@ package plugin
 
 import (
 	"context"
+	"maps"
 	"slices"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/nodestate"
 )
 
-// poolLocks are the node's locks on some pools, with what the node
-// remembers of them, read under the locks.
-type poolLocks struct {
+// held is what an ADD holds when it allocates: the node's locks on some
+// pools and, when it was started under them, the list of the node's claims
+// (earlyList).
+type held struct {
 	pools  []string
-	states map[string]nodestate.PoolState
 	unlock func()
+	early  *earlyList
 }
 
-// lockPools takes the node's lock on each of pools.
-func lockPools(ctx context.Context, dir *nodestate.Dir, pools []string) (*poolLocks, error) {
+// hold takes the node's lock on each of pools and, when list is set,
+// starts listing the node's claims under them.
+func (p *Plugin) hold(ctx context.Context, dir *nodestate.Dir, pools []string, list bool) (*held, error) {
 	unlock, err := dir.Lock(ctx, pools)
 	if err != nil {
 		return nil, err
 	}
-	return &poolLocks{pools: pools, states: poolStates(dir, pools), unlock: unlock}, nil
+	h := &held{pools: pools, unlock: unlock}
+	if list {
+		h.early = p.startNodeClaims(ctx, poolStates(dir, pools))
+	}
+	return h, nil
 }
 
-// covers reports whether the locks include every one of pools.
-func (l *poolLocks) covers(pools []string) bool {
+// covers reports whether h holds the lock of every one of pools.
+func (h *held) covers(pools []string) bool {
 	for _, pool := range pools {
-		if !slices.Contains(l.pools, pool) {
+		if !slices.Contains(h.pools, pool) {
 			return false
 		}
 	}
 	return true
 }
 
-// release releases the locks; releasing twice is harmless.
-func (l *poolLocks) release() {
-	if l != nil && l.unlock != nil {
-		l.unlock()
-		l.unlock = nil
+// release abandons the list and releases the locks; releasing twice is
+// harmless.
+func (h *held) release() {
+	h.early.stop()
+	h.early = nil
+	if h.unlock != nil {
+		h.unlock()
+		h.unlock = nil
 	}
 }
 
@@ -58,17 +68,14 @@ type earlyList struct {
 }
 
 // startNodeClaims starts listing the node's claims not older than the
-// newest version held in locked.
-func (p *Plugin) startNodeClaims(ctx context.Context, locked *poolLocks) *earlyList {
+// newest version of states.
+func (p *Plugin) startNodeClaims(ctx context.Context, states map[string]nodestate.PoolState) *earlyList {
 	ctx, cancel := context.WithCancel(ctx)
-	l := &earlyList{states: locked.states, cancel: cancel, done: make(chan struct{})}
-	var versions []nodestate.PoolState
-	for _, st := range locked.states {
-		versions = append(versions, st)
-	}
+	l := &earlyList{states: states, cancel: cancel, done: make(chan struct{})}
+	notOlderThan := nodestate.NewestResourceVersion(slices.Collect(maps.Values(states))...)
 	go func() {
 		defer close(l.done)
-		l.claims, l.err = p.Cluster.NodeClaims(ctx, p.Node, nodestate.NewestResourceVersion(versions...))
+		l.claims, l.err = p.Cluster.NodeClaims(ctx, p.Node, notOlderThan)
 	}()
 	return l
 }

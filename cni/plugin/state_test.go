@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	current "github.com/containernetworking/cni/pkg/types/100"
@@ -76,6 +77,63 @@ func TestRememberedVersionsAreAskedForOnlyOfTheSamePool(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNodeClaimsAreListedUnderTheLocksOfTheChosenPools: the list of the
+// node's claims an ADD allocates with is made while the ADD holds the
+// node's lock on every chosen pool, so that it holds every claim the
+// node's other ADDs in those pools made: for the configured pools the list
+// starts beside the first reads, under their locks; for pools an
+// annotation chose, the ADD takes their locks and lists again.
+func TestNodeClaimsAreListedUnderTheLocksOfTheChosenPools(t *testing.T) {
+	tests := []struct {
+		name        string
+		annotations map[string]string
+		chosen      string
+		lists       int
+	}{
+		{name: "configured pool", chosen: "v4", lists: 1},
+		{name: "pool of an annotation", annotations: map[string]string{ipamv1alpha1.AnnotationPools: "spare"}, chosen: "spare", lists: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := addCluster()
+			annotate(tt.annotations)(f)
+			p := testPlugin(t, f, []string{"v4"}, nil)
+			other, err := nodestate.Open(p.Config.IPAM.DataDir, thisNode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lockedDuringLastList bool
+			f.OnNodeClaims = func() { lockedDuringLastList = isLocked(other, tt.chosen) }
+			args := &skel.CmdArgs{ContainerID: "c1", IfName: "eth0", Args: "K8S_POD_NAMESPACE=default;K8S_POD_NAME=web"}
+			if _, err := p.Add(context.Background(), args); err != nil {
+				t.Fatal(err)
+			}
+			if !lockedDuringLastList {
+				t.Errorf("the node's claims were listed without the lock of pool %s", tt.chosen)
+			}
+			if len(f.NotOlderThan) != tt.lists {
+				t.Errorf("the ADD listed the node's claims %d times, want %d", len(f.NotOlderThan), tt.lists)
+			}
+			if isLocked(other, tt.chosen) {
+				t.Errorf("pool %s is still locked after the ADD", tt.chosen)
+			}
+		})
+	}
+}
+
+// isLocked reports whether someone holds the node's lock on pool: dir
+// cannot take it within a moment.
+func isLocked(dir *nodestate.Dir, pool string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	unlock, err := dir.Lock(ctx, []string{pool})
+	if err != nil {
+		return true
+	}
+	unlock()
+	return false
 }
 
 // TestABorrowingSearchThatFoundNothingContinuesOnTheNextADD: in a pool
