@@ -75,6 +75,7 @@ type scaleCluster struct {
 // node-bound credential and its Address claims as first created.
 type scaleNode struct {
 	name   string
+	config *rest.Config
 	client client.Client
 	claims []*ipamv1alpha1.IPClaim
 }
@@ -107,9 +108,14 @@ type operatorRun struct {
 //     full scan takes, from the moment it queues every claim until the
 //     last is looked at, and the manager's CPU time for it. This manager
 //     runs with the soft memory limit it would set itself in a container
-//     limited to 278 MiB.
+//     limited to 278 MiB;
+//   - plugin-reads/claims=N/read=R: the plugin's reads (pluginReads) with
+//     the first node's credential, each timed on its own, once the first
+//     node holds its claims (101 in the cluster) and again once every node
+//     does (50,500), with no manager running: the API server's cost of each
+//     read as the cluster's claims grow.
 //
-// Each reports the manager's peak resident memory (VmHWM) so far: with Go's
+// Each of the manager's reports the manager's peak resident memory (VmHWM) so far: with Go's
 // defaults (start, change) and under the soft limit (gc-scan).
 func BenchmarkOperator(b *testing.B) {
 	c := &scaleCluster{b: b, peaks: map[bool]int64{}, cluster: startCluster(b, clusterOptions{
@@ -118,7 +124,11 @@ func BenchmarkOperator(b *testing.B) {
 	// The pool exists (its webhook admitted it); the cluster fills without
 	// the operator.
 	c.stopManager(b)
-	c.populate(b)
+	reads := newRunLog[readRun]()
+	c.populate(b, 0, 1)
+	c.runPluginReads(b, reads)
+	c.populate(b, 1, scaleNodes)
+	c.runPluginReads(b, reads)
 	runs := newRunLog[operatorRun]()
 	b.Run("start", func(b *testing.B) { runs.record(b, c.benchmarkStart(b)) })
 	b.Run(fmt.Sprintf("change=%d", scaleChangeNodes*scalePodsPerNode), func(b *testing.B) {
@@ -136,38 +146,42 @@ func BenchmarkOperator(b *testing.B) {
 		runs.record(b, c.benchmarkScan(b))
 	})
 	c.operatorTable(b, runs).print()
+	readsTable(b, reads).print()
 }
 
-// populate creates the namespaces, nodes, node agent pods, blocks, pods
-// and claims.
-func (c *scaleCluster) populate(b *testing.B) {
+// populate creates nodes from to to-1 (the namespaces with the first),
+// their node agent pods, blocks, pods and claims.
+func (c *scaleCluster) populate(b *testing.B, from, to int) {
 	b.Helper()
-	cfg := rest.CopyConfig(c.env.Config)
-	cfg.QPS = -1
-	var err error
-	if c.admin, err = client.New(cfg, client.Options{Scheme: c.env.Scheme}); err != nil {
-		b.Fatal(err)
-	}
-	for i := range scaleNamespaces {
-		c.env.CreateNamespace(b, scaleNamespace(i), nil)
+	if from == 0 {
+		cfg := rest.CopyConfig(c.env.Config)
+		cfg.QPS = -1
+		var err error
+		if c.admin, err = client.New(cfg, client.Options{Scheme: c.env.Scheme}); err != nil {
+			b.Fatal(err)
+		}
+		for i := range scaleNamespaces {
+			c.env.CreateNamespace(b, scaleNamespace(i), nil)
+		}
+		c.nodes = make([]*scaleNode, scaleNodes)
 	}
 	layout, err := (&ipamv1alpha1.IPPoolSpec{CIDR: scaleCIDR}).Layout()
 	if err != nil {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	c.nodes = make([]*scaleNode, scaleNodes)
-	err = parallel(scaleNodes, scaleWriters, func(i int) error {
-		n, err := c.populateNode(i, layout.BlockAt(uint64(i)))
-		c.nodes[i] = n
+	err = parallel(to-from, scaleWriters, func(i int) error {
+		n, err := c.populateNode(from+i, layout.BlockAt(uint64(from+i)))
+		c.nodes[from+i] = n
 		return err
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	c.addresses = scaleNodes * scalePodsPerNode
+	c.addresses = to * scalePodsPerNode
+	populated := (to - from) * scalePodsPerNode
 	fmt.Printf("Populated %d nodes, %d pods and %d claims in %.0fs\n",
-		scaleNodes, c.addresses, c.addresses+scaleNodes, time.Since(start).Seconds())
+		to-from, populated, populated+to-from, time.Since(start).Seconds())
 }
 
 func scaleNamespace(i int) string { return fmt.Sprintf("scale-%02d", i) }
@@ -184,9 +198,9 @@ func (c *scaleCluster) populateNode(i int, block netip.Prefix) (*scaleNode, erro
 	if err != nil {
 		return nil, err
 	}
-	cfg := c.env.TokenConfig(token)
-	cfg.QPS = -1
-	if n.client, err = client.New(cfg, client.Options{Scheme: c.env.Scheme}); err != nil {
+	n.config = c.env.TokenConfig(token)
+	n.config.QPS = -1
+	if n.client, err = client.New(n.config, client.Options{Scheme: c.env.Scheme}); err != nil {
 		return nil, err
 	}
 	if err := n.client.Create(ctx, harness.BlockClaim(scalePool, n.name, block.String())); err != nil {
