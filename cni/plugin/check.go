@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/containernetworking/cni/pkg/skel"
+	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
 
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
@@ -21,21 +22,34 @@ func (p *Plugin) Check(ctx context.Context, args *skel.CmdArgs) error {
 	if p.Config.PrevResult == nil {
 		return cnierr.BadConfig(errors.New("CHECK needs prevResult, the result of the ADD"))
 	}
-	prev, err := current.NewResultFromResult(p.Config.PrevResult)
+	addrs, err := prevAddresses(p.Config.PrevResult)
 	if err != nil {
-		return cnierr.BadConfig(fmt.Errorf("prevResult: %w", err))
+		return cnierr.BadConfig(err)
 	}
 	owner := ipamv1alpha1.ClaimOwner{ContainerID: args.ContainerID, Interface: args.IfName}
-	for _, ip := range prev.IPs {
-		addr, ok := netip.AddrFromSlice(ip.Address.IP)
-		if !ok {
-			return cnierr.BadConfig(fmt.Errorf("prevResult holds %q, not an address", ip.Address.String()))
-		}
-		if err := p.checkClaim(ctx, addr.Unmap(), owner); err != nil {
+	for _, addr := range addrs {
+		if err := p.checkClaim(ctx, addr, owner); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// prevAddresses returns the addresses of prevResult.
+func prevAddresses(prevResult types.Result) ([]netip.Addr, error) {
+	prev, err := current.NewResultFromResult(prevResult)
+	if err != nil {
+		return nil, fmt.Errorf("prevResult: %w", err)
+	}
+	addrs := make([]netip.Addr, 0, len(prev.IPs))
+	for _, ip := range prev.IPs {
+		addr, ok := netip.AddrFromSlice(ip.Address.IP)
+		if !ok {
+			return nil, fmt.Errorf("prevResult holds %q, not an address", ip.Address.String())
+		}
+		addrs = append(addrs, addr.Unmap())
+	}
+	return addrs, nil
 }
 
 func (p *Plugin) checkClaim(ctx context.Context, addr netip.Addr, owner ipamv1alpha1.ClaimOwner) error {

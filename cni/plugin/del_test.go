@@ -26,17 +26,38 @@ func delClaims() []*ipamv1alpha1.IPClaim {
 	}
 }
 
+// prevResultOf is a DEL's configuration key prevResult, naming addrs.
+func prevResultOf(addrs ...string) map[string]any {
+	var ips []map[string]any
+	for _, addr := range addrs {
+		ips = append(ips, map[string]any{"address": addr + "/24"})
+	}
+	return map[string]any{"prevResult": map[string]any{"cniVersion": "1.1.0", "ips": ips}}
+}
+
 func TestDel(t *testing.T) {
 	claims := schema.GroupResource{Group: ipamv1alpha1.GroupVersion.Group, Resource: "ipclaims"}
+	cannotList := map[string]error{"ContainerClaims": fmt.Errorf("list the claims of container c1: %w", context.DeadlineExceeded)}
 	tests := []struct {
 		name        string
 		containerID string
-		errs        map[string]error
-		wantLeft    []string
-		wantCode    uint
-		wantMsg     string
+		// extra are more keys of the configuration: prevResult.
+		extra    map[string]any
+		errs     map[string]error
+		wantLeft []string
+		wantCode uint
+		wantMsg  string
 	}{
 		{name: "releases this interface's claims in both families, no other", containerID: "c1",
+			wantLeft: []string{"10.0.0.3", "10.0.0.4"}},
+		{name: "prevResult names the claims: read by name, no list", containerID: "c1",
+			extra: prevResultOf("10.0.0.2", "fd00::2"), errs: cannotList,
+			wantLeft: []string{"10.0.0.3", "10.0.0.4"}},
+		{name: "prevResult names an address another interface holds: the list decides", containerID: "c1",
+			extra:    prevResultOf("10.0.0.2", "10.0.0.3"),
+			wantLeft: []string{"10.0.0.3", "10.0.0.4"}},
+		{name: "prevResult names an address no longer claimed: the list decides", containerID: "c1",
+			extra:    prevResultOf("10.0.0.2", "10.0.0.9"),
 			wantLeft: []string{"10.0.0.3", "10.0.0.4"}},
 		{name: "a container without claims: success", containerID: "c-gone",
 			wantLeft: []string{"10.0.0.2", "10.0.0.3", "10.0.0.4", "fd00::2"}},
@@ -45,7 +66,7 @@ func TestDel(t *testing.T) {
 			wantLeft: []string{"10.0.0.2", "10.0.0.3", "10.0.0.4", "fd00::2"},
 			wantCode: types.ErrTryAgainLater, wantMsg: "release claims: etcd is down\netcd is down"},
 		{name: "an API server that cannot list: try again later", containerID: "c1",
-			errs:     map[string]error{"ContainerClaims": fmt.Errorf("list the claims of container c1: %w", context.DeadlineExceeded)},
+			errs:     cannotList,
 			wantLeft: []string{"10.0.0.2", "10.0.0.3", "10.0.0.4", "fd00::2"},
 			wantCode: types.ErrTryAgainLater,
 			wantMsg:  "find the claims to release (timed out; raise ipam.timeout if the API server is slow): list the claims of container c1: context deadline exceeded"},
@@ -62,7 +83,7 @@ func TestDel(t *testing.T) {
 			for method, err := range tt.errs {
 				f.Errs[method] = err
 			}
-			p := testPlugin(t, f, []string{"v4", "v6"}, nil)
+			p := testPlugin(t, f, []string{"v4", "v6"}, tt.extra)
 			err := p.Del(t.Context(), &skel.CmdArgs{ContainerID: tt.containerID, IfName: "eth0"})
 			expectCNIError(t, err, tt.wantCode, tt.wantMsg)
 			if left := addressesOf(f, all); !slices.Equal(left, tt.wantLeft) {

@@ -2,6 +2,7 @@ package cni
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/netconf"
@@ -150,12 +152,69 @@ func TestVersionsOfAnotherClusterAreForgotten(t *testing.T) {
 	list := harness.IPAMNetwork("rebuiltnet", n.ipamConfig("rebuilt"))
 	rt := harness.RuntimeConf("c-rebuilt", nil)
 	add(t, n, list, rt)
-	if err := n.cni.DelNetworkList(context.Background(), list, rt); err != nil {
+	// A DEL the runtime has no result of (its cache was lost) lists the
+	// container's claims, not older than every version the node remembers.
+	uncached := harness.RuntimeConf("c-rebuilt-uncached", nil)
+	if err := n.cni.DelNetworkList(context.Background(), list, uncached); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(gone)
 	if err != nil || strings.Contains(string(data), "999999999999") {
 		t.Fatalf("state of the other cluster's pool after a DEL: %s, %v; want its version forgotten", data, err)
+	}
+	if err := n.cni.DelNetworkList(context.Background(), list, rt); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDELReadsTheClaimsOfItsPrevResultByName: a DEL given the result of
+// its ADD as prevResult, as runtimes pass it, reads the claims of its
+// addresses by name and lists nothing (a list by field costs the API
+// server a look at every claim of the cluster), and releases them.
+func TestDELReadsTheClaimsOfItsPrevResultByName(t *testing.T) {
+	env.CreateReadyPool(t, "byname-v4", ipamv1alpha1.IPPoolSpec{CIDR: "10.92.0.0/24"})
+	env.CreateReadyPool(t, "byname-v6", ipamv1alpha1.IPPoolSpec{CIDR: "fd00:92::/64"})
+	env.CreateNode(t, "node-byname")
+	pod := env.CreatePod(t, "byname", "web", nil)
+	conf := `{"cniVersion":"1.1.0","name":"bynamenet","ipam":{"type":"ipkeeper","pools":["byname-v4","byname-v6"],` +
+		`"nodeName":"node-byname","dataDir":"` + t.TempDir() + `"}`
+	args := &skel.CmdArgs{ContainerID: "c-byname", IfName: "eth0",
+		Args: "K8S_POD_NAMESPACE=byname;K8S_POD_NAME=web;K8S_POD_UID=" + string(pod.UID)}
+	run := func(conf string, verb func(*plugin.Plugin) error) *recorder {
+		cfg, err := netconf.Parse([]byte(conf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &recorder{}
+		p, err := plugin.New(cfg, "node-byname", rec.wrap(env.Config))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := verb(p); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	var result []byte
+	run(conf+"}", func(p *plugin.Plugin) error {
+		res, err := p.Add(context.Background(), args)
+		if err == nil {
+			result, err = json.Marshal(res)
+		}
+		return err
+	})
+	rec := run(conf+`,"prevResult":`+string(result)+"}", func(p *plugin.Plugin) error { return p.Del(context.Background(), args) })
+	for _, req := range rec.requests {
+		if req.method == http.MethodGet && strings.HasSuffix(req.path, "/ipclaims") {
+			t.Fatalf("a DEL with prevResult listed claims (%s):\n%s", req.query, rec.summary())
+		}
+	}
+	if got := len(rec.requests); got != 4 {
+		t.Fatalf("a dual-stack DEL with prevResult made %d requests, want 4 (2 reads by name, 2 deletes):\n%s", got, rec.summary())
+	}
+	var left ipamv1alpha1.IPClaimList
+	if err := env.Client.List(context.Background(), &left, client.MatchingFields{ipamv1alpha1.FieldContainerID: "c-byname"}); err != nil || len(left.Items) != 0 {
+		t.Fatalf("claims of the container after its DEL: %d, %v; want none", len(left.Items), err)
 	}
 }
 
