@@ -6,8 +6,6 @@ package main
 import (
 	"context"
 	"errors"
-	"os"
-	"runtime"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
@@ -26,7 +24,6 @@ var version = "devel"
 var supportedVersions = cniversion.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 
 func main() {
-	oneProcessor()
 	silenceClientGo()
 	skel.PluginMainFuncs(skel.CNIFuncs{
 		Add:    cmdAdd,
@@ -35,18 +32,6 @@ func main() {
 		GC:     cmdGC,
 		Status: cmdStatus,
 	}, supportedVersions, "ipkeeper "+version+": Kubernetes IP address management through the API server")
-}
-
-// oneProcessor runs the plugin's goroutines on one processor, unless
-// GOMAXPROCS says otherwise. A call is a few requests on one connection and
-// the decoding of small answers: a second processor adds nothing to its
-// speed, but costs CPU in threads that start, spin looking for work and
-// stop, and a node starting many pods at once runs a plugin process for
-// each of them.
-func oneProcessor() {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
 }
 
 // silenceClientGo keeps client-go from writing to stderr, where the
