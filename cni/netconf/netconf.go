@@ -14,6 +14,7 @@ import (
 
 	"github.com/containernetworking/cni/pkg/types"
 	"github.com/containernetworking/cni/pkg/version"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Defaults of the optional keys.
@@ -164,8 +165,8 @@ func parseIPAM(raw json.RawMessage) (IPAM, error) {
 		return IPAM{}, fmt.Errorf(`ipam.type is %q; this plugin is "ipkeeper"`, ipam.Type)
 	}
 	for _, p := range ipam.Pools {
-		if p == "" || strings.ContainsAny(p, "/, ") {
-			return IPAM{}, fmt.Errorf("ipam.pools: %q is not an IPPool name", p)
+		if errs := validation.IsDNS1123Subdomain(p); len(errs) > 0 {
+			return IPAM{}, fmt.Errorf("ipam.pools: %q is not an IPPool name (%s)", p, strings.Join(errs, "; "))
 		}
 	}
 	if !filepath.IsAbs(ipam.Kubeconfig) || !filepath.IsAbs(ipam.DataDir) {

@@ -65,6 +65,7 @@ func TestParse(t *testing.T) {
 		{name: "bad timeout", config: `{"ipam":{"type":"ipkeeper","timeout":"soon"}}`, wantErr: `ipam.timeout "soon" is not a positive duration`},
 		{name: "relative kubeconfig", config: `{"ipam":{"type":"ipkeeper","kubeconfig":"kc"}}`, wantErr: "must be absolute paths"},
 		{name: "bad pool name", config: `{"ipam":{"type":"ipkeeper","pools":["a,b"]}}`, wantErr: `"a,b" is not an IPPool name`},
+		{name: "pool name that is no DNS subdomain", config: `{"ipam":{"type":"ipkeeper","pools":["V4_bad"]}}`, wantErr: `"V4_bad" is not an IPPool name (a lowercase RFC 1123 subdomain`},
 		{name: "bad prevResult", config: `{"cniVersion":"1.1.0","ipam":{"type":"ipkeeper"},"prevResult":{"ips":"x"}}`, wantErr: "prevResult is not a CNI result"},
 	}
 	for _, tt := range tests {
