@@ -29,9 +29,10 @@ func (p *Plugin) Add(ctx context.Context, args *skel.CmdArgs) (types.Result, err
 	}
 	h := &held{}
 	if len(p.Config.IPAM.Pools) > 0 {
-		if h, err = p.hold(ctx, state, p.Config.IPAM.Pools, true); err != nil {
+		if h, err = p.hold(ctx, state, p.Config.IPAM.Pools); err != nil {
 			return nil, asCNIError("reserve addresses", err)
 		}
+		h.early = p.startNodeClaims(ctx, poolStates(state, h.pools))
 	}
 	defer h.release()
 	in, err := p.readInputs(ctx, pod)
@@ -241,13 +242,13 @@ func (p *Plugin) allocate(ctx context.Context, state *nodestate.Dir, h *held, fa
 	if !h.covers(names) {
 		h.release()
 		var err error
-		if h, err = p.hold(ctx, state, names, false); err != nil {
+		if h, err = p.hold(ctx, state, names); err != nil {
 			return nil, err
 		}
 		defer h.release()
 	}
 	states := poolStates(state, names)
-	nodeClaims, err := p.nodeClaims(ctx, h.early, pools, nodestate.NewestResourceVersion(trusted(states, families)...))
+	nodeClaims, err := p.nodeClaims(ctx, state, h.early, pools, nodestate.NewestResourceVersion(trusted(states, families)...))
 	if err != nil {
 		return nil, err
 	}

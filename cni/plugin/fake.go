@@ -32,8 +32,9 @@ type Fake struct {
 	NotOlderThan []string
 	// ReachedVersion is what Reached returns.
 	ReachedVersion string
-	// OnNodeClaims, when set, is called as each NodeClaims call starts.
-	OnNodeClaims func()
+	// On runs a function as each call of a method starts, by name
+	// ("NodeClaims", "Pool"); set it before the calls.
+	On map[string]func()
 	// Unreached are versions the API server never issued: a NodeClaims
 	// call asking for one waits until its context ends, as the API server
 	// holds such a read until it gives up.
@@ -79,7 +80,15 @@ func (f *Fake) Pool(_ context.Context, name string) (*ipamv1alpha1.IPPool, error
 	if err := f.Errs["Pool"]; err != nil {
 		return nil, err
 	}
+	f.on("Pool")
 	return f.Pools[name], nil
+}
+
+// on runs the function On holds for method, if any.
+func (f *Fake) on(method string) {
+	if run := f.On[method]; run != nil {
+		run()
+	}
 }
 
 // NodeClaims implements Cluster.
@@ -88,9 +97,7 @@ func (f *Fake) NodeClaims(ctx context.Context, node, notOlderThan string) ([]ipa
 		return nil, err
 	}
 	f.NotOlderThan = append(f.NotOlderThan, notOlderThan)
-	if f.OnNodeClaims != nil {
-		f.OnNodeClaims()
-	}
+	f.on("NodeClaims")
 	if slices.Contains(f.Unreached, notOlderThan) {
 		<-ctx.Done()
 		return nil, ctx.Err()

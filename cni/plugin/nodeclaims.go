@@ -18,18 +18,13 @@ type held struct {
 	early  *earlyList
 }
 
-// hold takes the node's lock on each of pools and, when list is set,
-// starts listing the node's claims under them.
-func (p *Plugin) hold(ctx context.Context, dir *nodestate.Dir, pools []string, list bool) (*held, error) {
+// hold takes the node's lock on each of pools.
+func (p *Plugin) hold(ctx context.Context, dir *nodestate.Dir, pools []string) (*held, error) {
 	unlock, err := dir.Lock(ctx, pools)
 	if err != nil {
 		return nil, err
 	}
-	h := &held{pools: pools, unlock: unlock}
-	if list {
-		h.early = p.startNodeClaims(ctx, poolStates(dir, pools))
-	}
-	return h, nil
+	return &held{pools: pools, unlock: unlock}, nil
 }
 
 // covers reports whether h holds the lock of every one of pools.
@@ -61,6 +56,7 @@ func (h *held) release() {
 // pools, before their UIDs are known to match what the node remembers.
 type earlyList struct {
 	states map[string]nodestate.PoolState
+	asked  string
 	cancel context.CancelFunc
 	done   chan struct{}
 	claims []ipamv1alpha1.IPClaim
@@ -72,10 +68,10 @@ type earlyList struct {
 func (p *Plugin) startNodeClaims(ctx context.Context, states map[string]nodestate.PoolState) *earlyList {
 	ctx, cancel := context.WithCancel(ctx)
 	l := &earlyList{states: states, cancel: cancel, done: make(chan struct{})}
-	notOlderThan := nodestate.NewestResourceVersion(slices.Collect(maps.Values(states))...)
+	l.asked = nodestate.NewestResourceVersion(slices.Collect(maps.Values(states))...)
 	go func() {
 		defer close(l.done)
-		l.claims, l.err = p.Cluster.NodeClaims(ctx, p.Node, notOlderThan)
+		l.claims, l.err = p.Cluster.NodeClaims(ctx, p.Node, l.asked)
 	}()
 	return l
 }
@@ -88,35 +84,58 @@ func (l *earlyList) stop() {
 	}
 }
 
-// trusted reports whether every version the list may have asked for was
+// trusted reports whether the version the list asked for, if any, was
 // remembered for the pool of the same UID as the one read now. One that
 // was not comes from a cluster rebuilt under the node: the API server may
 // never reach it, and the list would wait for it in vain.
 func (l *earlyList) trusted(pools map[string]*ipamv1alpha1.IPPool) bool {
+	if l.asked == "" {
+		return true
+	}
 	for name, st := range l.states {
-		if st.ResourceVersion == "" {
-			continue
-		}
-		if pool := pools[name]; pool == nil || !st.Trusted(string(pool.UID)) {
-			return false
+		if pool := pools[name]; st.ResourceVersion == l.asked && pool != nil && st.Trusted(string(pool.UID)) {
+			return true
 		}
 	}
-	return true
+	return false
+}
+
+// forgetDistrusted forgets the versions the node remembers of the listed
+// pools for a pool of another UID, or for a pool that is gone, so that the
+// next ADD's list does not ask for them. The node holds the pools' locks.
+// A configured pool that no ADD chooses would otherwise keep such a
+// version forever, and every ADD would list twice.
+func (l *earlyList) forgetDistrusted(dir *nodestate.Dir, pools map[string]*ipamv1alpha1.IPPool) {
+	for name, st := range l.states {
+		pool := pools[name]
+		if st.ResourceVersion == "" || (pool != nil && st.Trusted(string(pool.UID))) {
+			continue
+		}
+		st.ResourceVersion = ""
+		if pool != nil {
+			st.PoolUID = string(pool.UID)
+		}
+		_ = dir.SavePool(name, st)
+	}
 }
 
 // nodeClaims returns the node's claims, not older than the node's last
 // write in the chosen pools (trustedVersion): the early list when there is
-// one and it could be trusted or had already answered, else a new list.
-func (p *Plugin) nodeClaims(ctx context.Context, early *earlyList, pools map[string]*ipamv1alpha1.IPPool, trustedVersion string) ([]ipamv1alpha1.IPClaim, error) {
-	if early != nil {
-		trusted := early.trusted(pools)
-		if !trusted {
-			early.cancel()
-		}
+// one and its version could be trusted or it had already answered, else a
+// new list.
+func (p *Plugin) nodeClaims(ctx context.Context, dir *nodestate.Dir, early *earlyList, pools map[string]*ipamv1alpha1.IPPool, trustedVersion string) ([]ipamv1alpha1.IPClaim, error) {
+	if early == nil {
+		return p.Cluster.NodeClaims(ctx, p.Node, trustedVersion)
+	}
+	if early.trusted(pools) {
 		<-early.done
-		if early.err == nil || trusted {
-			return early.claims, early.err
-		}
+		return early.claims, early.err
+	}
+	early.cancel()
+	<-early.done
+	early.forgetDistrusted(dir, pools)
+	if early.err == nil {
+		return early.claims, nil
 	}
 	return p.Cluster.NodeClaims(ctx, p.Node, trustedVersion)
 }

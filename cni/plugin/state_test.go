@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,7 +106,7 @@ func TestNodeClaimsAreListedUnderTheLocksOfTheChosenPools(t *testing.T) {
 				t.Fatal(err)
 			}
 			var lockedDuringLastList bool
-			f.OnNodeClaims = func() { lockedDuringLastList = isLocked(other, tt.chosen) }
+			f.On = map[string]func(){"NodeClaims": func() { lockedDuringLastList = isLocked(other, tt.chosen) }}
 			args := &skel.CmdArgs{ContainerID: "c1", IfName: "eth0", Args: "K8S_POD_NAMESPACE=default;K8S_POD_NAME=web"}
 			if _, err := p.Add(context.Background(), args); err != nil {
 				t.Fatal(err)
@@ -118,6 +119,83 @@ func TestNodeClaimsAreListedUnderTheLocksOfTheChosenPools(t *testing.T) {
 			}
 			if isLocked(other, tt.chosen) {
 				t.Errorf("pool %s is still locked after the ADD", tt.chosen)
+			}
+		})
+	}
+}
+
+// TestTheNodesClaimsAreListedBesideTheFirstReads: an ADD's list of the
+// node's claims runs while it reads the pools, not after: a pool read that
+// waits for the list to start does not wait in vain.
+func TestTheNodesClaimsAreListedBesideTheFirstReads(t *testing.T) {
+	f := addCluster()
+	listing := make(chan struct{})
+	var once sync.Once
+	f.On = map[string]func(){
+		"NodeClaims": func() { once.Do(func() { close(listing) }) },
+		"Pool": func() {
+			select {
+			case <-listing:
+			case <-time.After(5 * time.Second):
+				t.Error("the pool was read while no list of the node's claims ran")
+			}
+		},
+	}
+	p := testPlugin(t, f, []string{"v4"}, nil)
+	if _, err := p.Add(context.Background(), &skel.CmdArgs{ContainerID: "c1", IfName: "eth0"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.NotOlderThan) != 1 {
+		t.Errorf("the ADD listed the node's claims %d times, want once", len(f.NotOlderThan))
+	}
+}
+
+// TestAVersionKeptForAnotherPoolUIDIsAskedForOnce: a configured pool the
+// ADDs do not choose (here, one that does not select the node) whose
+// remembered version was kept for a pool of another UID makes the first
+// ADD abandon its list and list again; the version is forgotten, and the
+// next ADD lists once. An older version of that kind, behind the version
+// asked for, costs nothing.
+func TestAVersionKeptForAnotherPoolUIDIsAskedForOnce(t *testing.T) {
+	const far = "987654321098"
+	tests := []struct {
+		name     string
+		kept     map[string]nodestate.PoolState
+		wantAsks []string
+	}{
+		{name: "the newest version", kept: map[string]nodestate.PoolState{
+			"rack1": {ResourceVersion: far, PoolUID: "uid-rack1-before"},
+		}, wantAsks: []string{far, "", "first"}},
+		{name: "an older version", kept: map[string]nodestate.PoolState{
+			"v4":    {ResourceVersion: "5", PoolUID: "uid-v4"},
+			"rack1": {ResourceVersion: "1", PoolUID: "uid-rack1-before"},
+		}, wantAsks: []string{"5", "first"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := addCluster()
+			f.Pools["v4"].UID, f.Pools["rack1"].UID = "uid-v4", "uid-rack1"
+			f.Unreached = []string{far}
+			p := testPlugin(t, f, []string{"v4", "rack1"}, nil)
+			dir, err := nodestate.Open(p.Config.IPAM.DataDir, thisNode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for pool, st := range tt.kept {
+				if err := dir.SavePool(pool, st); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, id := range []string{"c1", "c2"} {
+				if _, err := p.Add(context.Background(), &skel.CmdArgs{ContainerID: id, IfName: "eth0"}); err != nil {
+					t.Fatal(err)
+				}
+				if id == "c1" {
+					tt.wantAsks[len(tt.wantAsks)-1] = dir.Pool("v4").ResourceVersion
+				}
+			}
+			if !slices.Equal(f.NotOlderThan, tt.wantAsks) {
+				t.Errorf("the two ADDs listed not older than %q, want %q", f.NotOlderThan, tt.wantAsks)
 			}
 		})
 	}
