@@ -3,6 +3,8 @@ package plugin
 import (
 	"context"
 	"errors"
+	"net/netip"
+	"sync"
 
 	"github.com/containernetworking/cni/pkg/skel"
 
@@ -30,39 +32,53 @@ func (p *Plugin) Del(ctx context.Context, args *skel.CmdArgs) error {
 }
 
 // interfaceClaims returns the Address claims of the container interface:
-// read by name when prevResult names them all, else listed.
+// those of prevResult's addresses, read by name, when the runtime passed
+// prevResult; else those listed by container.
 func (p *Plugin) interfaceClaims(ctx context.Context, args *skel.CmdArgs) ([]ipamv1alpha1.IPClaim, error) {
-	if claims, ok := p.claimsOfPrevResult(ctx, args); ok {
-		return claims, nil
+	if p.Config.PrevResult != nil {
+		if addrs, err := prevAddresses(p.Config.PrevResult); err == nil && len(addrs) > 0 {
+			return p.claimsByName(ctx, args, addrs)
+		}
 	}
 	return p.listInterfaceClaims(ctx, args)
 }
 
-// claimsOfPrevResult reads by name the claims of the addresses of
-// prevResult, which the runtime passes back to DEL from what ADD returned:
-// a read by name costs the API server the same whatever the cluster holds,
-// while a list by field costs it a look at every claim. It reports whether
-// every address had its claim, held by this interface; when one did not
-// (no prevResult, a DEL repeated after a partial release, an address that
-// another plugin of the chain added), or a read failed, the list decides.
-func (p *Plugin) claimsOfPrevResult(ctx context.Context, args *skel.CmdArgs) ([]ipamv1alpha1.IPClaim, bool) {
-	if p.Config.PrevResult == nil {
-		return nil, false
-	}
-	addrs, err := prevAddresses(p.Config.PrevResult)
-	if err != nil || len(addrs) == 0 {
-		return nil, false
-	}
+// claimsByName reads, in parallel and by name, the claims of addrs, the
+// addresses of prevResult, which the runtime passes back to DEL from what
+// ADD returned: a read by name costs the API server the same whatever the
+// cluster holds, while a list by field costs it a look at every claim. A
+// claim that is gone, or held by another container interface, was already
+// released (a DEL repeated after a partial release; an address another
+// plugin of the chain added). An address of the interface that prevResult
+// left out is not found here: the garbage collector releases its claim.
+func (p *Plugin) claimsByName(ctx context.Context, args *skel.CmdArgs, addrs []netip.Addr) ([]ipamv1alpha1.IPClaim, error) {
 	owner := ipamv1alpha1.ClaimOwner{ContainerID: args.ContainerID, Interface: args.IfName}
-	claims := make([]ipamv1alpha1.IPClaim, 0, len(addrs))
-	for _, addr := range addrs {
-		claim, err := p.Cluster.Get(ctx, ipspace.AddressClaimName(addr))
-		if err != nil || !allocator.SameOwner(claim, owner) {
-			return nil, false
-		}
-		claims = append(claims, *claim)
+	found := make([]*ipamv1alpha1.IPClaim, len(addrs))
+	errs := make([]error, len(addrs))
+	var wg sync.WaitGroup
+	for i, addr := range addrs {
+		wg.Go(func() {
+			claim, err := p.Cluster.Get(ctx, ipspace.AddressClaimName(addr))
+			switch {
+			case errors.Is(err, allocator.ErrNotFound):
+			case err != nil:
+				errs[i] = err
+			case allocator.SameOwner(claim, owner):
+				found[i] = claim
+			}
+		})
 	}
-	return claims, true
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var claims []ipamv1alpha1.IPClaim
+	for _, claim := range found {
+		if claim != nil {
+			claims = append(claims, *claim)
+		}
+	}
+	return claims, nil
 }
 
 // listInterfaceClaims lists the Address claims of the container interface.
