@@ -50,7 +50,8 @@ func (p *Plugin) interfaceClaims(ctx context.Context, args *skel.CmdArgs) ([]ipa
 // claim that is gone, or held by another container interface, was already
 // released (a DEL repeated after a partial release; an address another
 // plugin of the chain added). An address of the interface that prevResult
-// left out is not found here: the garbage collector releases its claim.
+// left out is not found here: the runtime's CNI GC or the operator's
+// garbage collector releases its claim.
 func (p *Plugin) claimsByName(ctx context.Context, args *skel.CmdArgs, addrs []netip.Addr) ([]ipamv1alpha1.IPClaim, error) {
 	owner := ipamv1alpha1.ClaimOwner{ContainerID: args.ContainerID, Interface: args.IfName}
 	found := make([]*ipamv1alpha1.IPClaim, len(addrs))
