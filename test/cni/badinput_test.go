@@ -52,13 +52,7 @@ func TestBadInputGetsItsErrorAndLeavesNoClaim(t *testing.T) {
 	podWith := func(name, key, value string) *libcni.RuntimeConf {
 		return harness.RuntimeConf("c-bad-"+name, env.CreatePod(t, "bad", name, map[string]string{key: value}))
 	}
-	tests := []struct {
-		name string
-		list *libcni.NetworkConfigList
-		rt   *libcni.RuntimeConf
-		code uint
-		want string
-	}{
+	tests := []refusedADD{
 		{"pools is not a list", withIPAM(func(m map[string]any) { m["pools"] = "bad-main" }), nil,
 			types.ErrInvalidNetworkConfig, `key "pools" holds a JSON string; it must be a list of pool names`},
 		{"unknown key", withIPAM(func(m map[string]any) { m["pool"] = []string{"bad-main"} }), nil,
@@ -89,11 +83,10 @@ func TestBadInputGetsItsErrorAndLeavesNoClaim(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rt := tt.rt
-			if rt == nil {
-				rt = harness.RuntimeConf(fmt.Sprintf("c-bad-%d", i), nil)
+			if tt.rt == nil {
+				tt.rt = harness.RuntimeConf(fmt.Sprintf("c-bad-%d", i), nil)
 			}
-			expectRefusedADD(t, n, tt.list, rt, tt.code, tt.want)
+			tt.expect(t, n)
 		})
 	}
 }
@@ -176,13 +169,23 @@ func closedAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// expectRefusedADD runs an ADD that must fail with the CNI error code and
-// message want, and reserve nothing: the number of claims stays the same.
-func expectRefusedADD(t *testing.T, n *node, list *libcni.NetworkConfigList, rt *libcni.RuntimeConf, code uint, want string) {
+// refusedADD is an ADD of rt on the network list that must fail with the
+// CNI error code and message want.
+type refusedADD struct {
+	name string
+	list *libcni.NetworkConfigList
+	rt   *libcni.RuntimeConf
+	code uint
+	want string
+}
+
+// expect runs the ADD on node n, and checks that it fails as it must and
+// reserves nothing: the number of claims stays the same.
+func (r refusedADD) expect(t *testing.T, n *node) {
 	t.Helper()
 	before := claimCount(t)
-	_, err := n.cni.AddNetworkList(context.Background(), list, rt)
-	expectCNIError(t, err, code, want)
+	_, err := n.cni.AddNetworkList(context.Background(), r.list, r.rt)
+	expectCNIError(t, err, r.code, r.want)
 	if after := claimCount(t); after != before {
 		t.Fatalf("the failed ADD changed the number of claims from %d to %d", before, after)
 	}

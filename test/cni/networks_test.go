@@ -79,13 +79,7 @@ func TestBadNetworkInputLeavesNoClaim(t *testing.T) {
 	pod := func(name string, annotations map[string]string) *corev1.Pod {
 		return env.CreatePod(t, "badnets", name, annotations)
 	}
-	tests := []struct {
-		name string
-		list *libcni.NetworkConfigList
-		rt   *libcni.RuntimeConf
-		code uint
-		want string
-	}{
+	tests := []refusedADD{
 		{"an annotation naming a network the pod does not have", list,
 			onNetwork("c-badnets-typo", pod("typo", map[string]string{ipamv1alpha1.NetworkPoolsAnnotation("badnet"): "badnets-main"}), "eth0"),
 			cnierr.BadAnnotation, "annotation ipam.ipkeeper.dev/pools.badnet names network badnet, which the pod does not have (its networks: badnets)"},
@@ -108,7 +102,7 @@ func TestBadNetworkInputLeavesNoClaim(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			expectRefusedADD(t, n, tt.list, tt.rt, tt.code, tt.want)
+			tt.expect(t, n)
 		})
 	}
 }
