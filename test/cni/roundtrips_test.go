@@ -76,6 +76,22 @@ func (r *recorder) summary() string {
 	return strings.Join(lines, "\n")
 }
 
+// recordedPlugin returns the plugin of the network configuration conf on
+// node, as an administrator, and the recorder of its requests.
+func recordedPlugin(t *testing.T, conf, node string) (*plugin.Plugin, *recorder) {
+	t.Helper()
+	cfg, err := netconf.Parse([]byte(conf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	p, err := plugin.New(cfg, node, rec.wrap(env.Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, rec
+}
+
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
@@ -88,19 +104,12 @@ func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { ret
 func TestWarmADDRoundTrips(t *testing.T) {
 	env.CreateReadyPool(t, "warm-v4", ipamv1alpha1.IPPoolSpec{CIDR: "10.89.0.0/16"})
 	env.CreateReadyPool(t, "warm-v6", ipamv1alpha1.IPPoolSpec{CIDR: "fd00:89::/64"})
-	cfg, err := netconf.Parse([]byte(`{"cniVersion":"1.1.0","name":"warmnet","ipam":{"type":"ipkeeper","pools":["warm-v4","warm-v6"],` +
-		`"nodeName":"node-warm","dataDir":"` + t.TempDir() + `"}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conf := `{"cniVersion":"1.1.0","name":"warmnet","ipam":{"type":"ipkeeper","pools":["warm-v4","warm-v6"],` +
+		`"nodeName":"node-warm","dataDir":"` + t.TempDir() + `"}}`
 	env.CreateNode(t, "node-warm")
 	addOnce := func(containerID string) *recorder {
 		pod := env.CreatePod(t, "warm", containerID, nil)
-		rec := &recorder{}
-		p, err := plugin.New(cfg, "node-warm", rec.wrap(env.Config))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, rec := recordedPlugin(t, conf, "node-warm")
 		args := &skel.CmdArgs{ContainerID: containerID, IfName: "eth0",
 			Args: "K8S_POD_NAMESPACE=warm;K8S_POD_NAME=" + containerID + ";K8S_POD_UID=" + string(pod.UID)}
 		if _, err := p.Add(context.Background(), args); err != nil {
@@ -181,15 +190,7 @@ func TestDELReadsTheClaimsOfItsPrevResultByName(t *testing.T) {
 	args := &skel.CmdArgs{ContainerID: "c-byname", IfName: "eth0",
 		Args: "K8S_POD_NAMESPACE=byname;K8S_POD_NAME=web;K8S_POD_UID=" + string(pod.UID)}
 	run := func(conf string, verb func(*plugin.Plugin) error) *recorder {
-		cfg, err := netconf.Parse([]byte(conf))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec := &recorder{}
-		p, err := plugin.New(cfg, "node-byname", rec.wrap(env.Config))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, rec := recordedPlugin(t, conf, "node-byname")
 		if err := verb(p); err != nil {
 			t.Fatal(err)
 		}
