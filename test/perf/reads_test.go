@@ -102,11 +102,11 @@ func readsTable(b *testing.B, runs *runLog[readRun]) *table {
 		}
 		p50 := func(r readRun) float64 { return r.p50 }
 		cpu := func(r readRun) float64 { return r.apiserverCPU }
+		baseLat, baseLatOK := runs.median(name(small), p50)
+		baseUsed, baseUsedOK := runs.median(name(small), cpu)
 		for _, claims := range []int{small, full} {
 			lat, latOK := runs.median(name(claims), p50)
 			used, usedOK := runs.median(name(claims), cpu)
-			baseLat, baseLatOK := runs.median(name(small), p50)
-			baseUsed, baseUsedOK := runs.median(name(small), cpu)
 			t.add(read, fmt.Sprint(claims), num(lat, latOK, "%.2f"), num(used, usedOK, "%.2f"),
 				ratio(lat, latOK, baseLat, baseLatOK), ratio(used, usedOK, baseUsed, baseUsedOK))
 		}
