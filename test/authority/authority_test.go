@@ -8,6 +8,7 @@ import (
 
 	current "github.com/containernetworking/cni/pkg/types/100"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -205,8 +206,10 @@ func TestClaimsBreakingTheirPoolAreMarked(t *testing.T) {
 
 // createWithoutWebhook creates claim as an administrator while the
 // webhook configuration is away, as before an install registers it or
-// while someone removed it, and puts the configuration back. The API
-// server takes a moment to notice either change.
+// while someone removed it, and puts the configuration back, also when the
+// test fails on the way. The API server takes a moment to notice either
+// change: until it does, the webhook still answers (or fails for want of
+// its server), and the create is tried again.
 func createWithoutWebhook(t *testing.T, claim *ipamv1alpha1.IPClaim) {
 	t.Helper()
 	ctx := context.Background()
@@ -214,6 +217,7 @@ func createWithoutWebhook(t *testing.T, claim *ipamv1alpha1.IPClaim) {
 	if err := env.Client.List(ctx, configs); err != nil {
 		t.Fatal(err)
 	}
+	defer restoreWebhooks(t, configs.Items)
 	for i := range configs.Items {
 		if err := env.Client.Delete(ctx, &configs.Items[i]); err != nil {
 			t.Fatal(err)
@@ -222,7 +226,7 @@ func createWithoutWebhook(t *testing.T, claim *ipamv1alpha1.IPClaim) {
 	harness.Eventually(t, policyTimeout, func() error {
 		attempt := claim.DeepCopy()
 		err := env.Client.Create(ctx, attempt)
-		if err != nil && strings.Contains(err.Error(), "failed calling webhook") {
+		if err != nil && strings.Contains(err.Error(), ipamv1alpha1.ClaimWebhookName) {
 			return err
 		}
 		if err != nil {
@@ -232,10 +236,17 @@ func createWithoutWebhook(t *testing.T, claim *ipamv1alpha1.IPClaim) {
 		return nil
 	})
 	t.Cleanup(func() { deleteClaim(claim) })
-	for i := range configs.Items {
-		cfg := &configs.Items[i]
+}
+
+// restoreWebhooks registers configs again, as they were before
+// createWithoutWebhook removed them, and waits until the API server calls
+// the IPClaim webhook.
+func restoreWebhooks(t *testing.T, configs []admissionregistrationv1.ValidatingWebhookConfiguration) {
+	t.Helper()
+	for i := range configs {
+		cfg := &configs[i]
 		cfg.ResourceVersion, cfg.UID = "", ""
-		if err := env.Client.Create(ctx, cfg); err != nil {
+		if err := env.Client.Create(context.Background(), cfg); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatalf("put back the webhook configuration %s: %v", cfg.Name, err)
 		}
 	}
