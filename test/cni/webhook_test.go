@@ -19,9 +19,7 @@ func TestWebhookDownIsTryAgainLater(t *testing.T) {
 	list := harness.IPAMNetwork("whnet", n.ipamConfig("webhook-down"))
 	rt := harness.RuntimeConf("c-webhook-down", nil)
 
-	if err := cluster.StopWebhooks(); err != nil {
-		t.Fatalf("stop the webhook server: %v", err)
-	}
+	cluster.StopWebhooksFor(t)
 	_, err := n.cni.AddNetworkList(context.Background(), list, rt)
 	if startErr := cluster.StartWebhooks(); startErr != nil {
 		t.Fatalf("restart the webhook server: %v", startErr)

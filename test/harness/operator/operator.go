@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -87,8 +88,12 @@ func (c *Cluster) start() error {
 }
 
 // StartOperator starts the operator's controllers, in a manager of their
-// own so that a test can stop them while the webhooks go on.
+// own so that a test can stop them while the webhooks go on. It does
+// nothing while they run.
 func (c *Cluster) StartOperator() error {
+	if c.operator != nil {
+		return nil
+	}
 	m, err := c.Env.StartManager(harness.ManagerOptions{NoWebhookServer: true, Setup: func(mgr ctrl.Manager) error {
 		return controllers.SetupWithManager(mgr, Options)
 	}})
@@ -111,8 +116,12 @@ func (c *Cluster) StopOperator() error {
 }
 
 // StartWebhooks starts the webhook server, in a manager of its own so that
-// a test can stop it while the controllers go on.
+// a test can stop it while the controllers go on. It does nothing while
+// the server runs.
 func (c *Cluster) StartWebhooks() error {
+	if c.webhooks != nil {
+		return nil
+	}
 	m, err := c.Env.StartManager(harness.ManagerOptions{Setup: webhooks.SetupWithManager})
 	if err != nil {
 		return err
@@ -131,6 +140,35 @@ func (c *Cluster) StopWebhooks() error {
 		return nil
 	}
 	return m.Stop()
+}
+
+// StopOperatorFor stops the operator's controllers and starts them again
+// when t ends, also when t fails on the way, so that the next test finds
+// them running.
+func (c *Cluster) StopOperatorFor(t testing.TB) {
+	t.Helper()
+	t.Cleanup(func() {
+		if err := c.StartOperator(); err != nil {
+			t.Errorf("restart the operator: %v", err)
+		}
+	})
+	if err := c.StopOperator(); err != nil {
+		t.Fatalf("stop the operator: %v", err)
+	}
+}
+
+// StopWebhooksFor stops the webhook server and starts it again when t
+// ends, also when t fails on the way.
+func (c *Cluster) StopWebhooksFor(t testing.TB) {
+	t.Helper()
+	t.Cleanup(func() {
+		if err := c.StartWebhooks(); err != nil {
+			t.Errorf("restart the webhook server: %v", err)
+		}
+	})
+	if err := c.StopWebhooks(); err != nil {
+		t.Fatalf("stop the webhook server: %v", err)
+	}
 }
 
 // Stop stops everything Start started and removes the kubeconfig and the
