@@ -29,6 +29,8 @@ KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 # from test/tools into a cache outside the checkout, shared by every clone.
 TEST_ASSETS = hack/test-assets.sh
 GO_TEST_FLAGS ?= -timeout 25m
+# GO_TEST_PKGS narrows make test, e.g. make test GO_TEST_PKGS=./test/install.
+GO_TEST_PKGS ?= ./...
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
@@ -72,7 +74,7 @@ test: build kustomize ## Run unit and integration tests on a real kube-apiserver
 	assets="$$($(TEST_ASSETS) envtest)"; plugins="$$($(TEST_ASSETS) cni-plugins)"; \
 	certmanager="$$($(TEST_ASSETS) cert-manager-crds)"; \
 	KUBEBUILDER_ASSETS="$$assets" CNI_PLUGINS_DIR="$$plugins" CERT_MANAGER_CRDS="$$certmanager" \
-	IPKEEPER_BIN_DIR="$(LOCALBIN)" KUSTOMIZE="$(KUSTOMIZE)" go test $(GO_TEST_FLAGS) ./...
+	IPKEEPER_BIN_DIR="$(LOCALBIN)" KUSTOMIZE="$(KUSTOMIZE)" go test $(GO_TEST_FLAGS) $(GO_TEST_PKGS)
 
 .PHONY: verify
 verify: manifests generate bundle ## Fail on drift in generated files, unformatted code, vet or lint findings.

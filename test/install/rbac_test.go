@@ -4,9 +4,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,16 +26,27 @@ import (
 // the IPClaim webhook, as in a cluster.
 func TestOperatorRightsSufficeForTheAdmissionRules(t *testing.T) {
 	ctx := context.Background()
+	cluster.StopOperatorFor(t) // its own periodic setup, as another user, would rewrite the policy
 	env.InstallRendered(t, "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
 	operator := env.TokenClient(t, operatorToken(t))
 	setup := &controllers.AdmissionSetup{
 		Client: operator, Reader: operator,
 		Authority: controllers.NodeAuthority{NamePrefix: controllers.PolicyNamePrefix, NodeUser: controllers.ServiceAccountUser(harness.OperatorNamespace, harness.NodeServiceAccount)},
 	}
-	for _, round := range []string{"create", "change"} {
-		if err := setup.Apply(ctx); err != nil {
-			t.Fatalf("%s the admission rules with the operator's rights: %v", round, err)
+	// The API server authorizes from its own cache of the bindings just
+	// installed: until it holds them, it refuses.
+	harness.Eventually(t, time.Minute, func() error {
+		err := setup.Apply(ctx)
+		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+			return err
 		}
+		if err != nil {
+			t.Fatalf("create the admission rules with the operator's rights: %v", err)
+		}
+		return nil
+	})
+	if err := setup.Apply(ctx); err != nil {
+		t.Fatalf("change the admission rules with the operator's rights: %v", err)
 	}
 	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{}
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: "ipkeeper-node-claims"}, policy); err != nil {
