@@ -62,8 +62,9 @@ func podExists(ctx context.Context, reader client.Reader, p podRef) (bool, error
 }
 
 // reconcileAddress marks an Address claim Orphaned when the cache shows its
-// pod gone, and releases it once it has been Orphaned for the grace period
-// and the API server confirms that the pod is still gone.
+// pod gone and the API server confirms it, and releases it once it has been
+// Orphaned for the grace period and the API server confirms again that the
+// pod is still gone.
 func (r *IPClaimReconciler) reconcileAddress(ctx context.Context, claim *ipamv1alpha1.IPClaim) (ctrl.Result, error) {
 	pod, ok := ownerPod(claim)
 	if !ok {
@@ -78,10 +79,7 @@ func (r *IPClaimReconciler) reconcileAddress(ctx context.Context, claim *ipamv1a
 	}
 	orphaned := meta.FindStatusCondition(claim.Status.Conditions, ipamv1alpha1.ClaimOrphaned)
 	if orphaned == nil || orphaned.Status != metav1.ConditionTrue {
-		if err := r.markOrphaned(ctx, claim, pod); err != nil {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{RequeueAfter: r.GracePeriod + timestampSlack}, nil
+		return r.markIfGone(ctx, claim, pod)
 	}
 	if wait := time.Until(orphaned.LastTransitionTime.Add(r.GracePeriod + timestampSlack)); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
@@ -96,6 +94,22 @@ func (r *IPClaimReconciler) reconcileAddress(ctx context.Context, claim *ipamv1a
 	}
 	since := orphaned.LastTransitionTime.UTC().Format(time.RFC3339)
 	return r.release(ctx, claim, ipamv1alpha1.ReasonPodGone, fmt.Sprintf("pod %s has been gone since %s", pod, since))
+}
+
+// markIfGone marks claim Orphaned once the API server confirms that its
+// pod is gone. The cache alone does not do: pods and claims are watched
+// apart, so a claim made just after its pod can arrive before the pod does,
+// and users would be told of a leak that is not one. A pod the cache has
+// not seen yet needs nothing more: its deletion brings the claim back.
+func (r *IPClaimReconciler) markIfGone(ctx context.Context, claim *ipamv1alpha1.IPClaim, pod podRef) (ctrl.Result, error) {
+	alive, err := podExists(ctx, r.APIReader, pod)
+	if err != nil || alive {
+		return ctrl.Result{}, err
+	}
+	if err := r.markOrphaned(ctx, claim, pod); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: r.GracePeriod + timestampSlack}, nil
 }
 
 // markOrphaned records, in the claim's status, that its pod was seen gone
