@@ -95,11 +95,7 @@ func TestClaimOfMissingPoolIsMarkedUntilThePoolComes(t *testing.T) {
 	before := harness.MetricValue(t, metricsAddr, fmt.Sprintf("ipkeeper_claims_invalid_total{reason=%q}", ipamv1alpha1.ReasonPoolMissing))
 	claim := createClaim(t, harness.AddressClaim("late-pool", "", "10.108.0.5", 24, harness.RuntimeOwner("c-late")))
 	harness.Eventually(t, 10*time.Second, func() error {
-		c, err := getClaim(claim.Name)
-		if err != nil {
-			return err
-		}
-		return expectCondition(c.Status.Conditions, ipamv1alpha1.ClaimInvalid, metav1.ConditionTrue, ipamv1alpha1.ReasonPoolMissing, "late-pool")
+		return expectClaimCondition(claim.Name, ipamv1alpha1.ClaimInvalid, metav1.ConditionTrue, ipamv1alpha1.ReasonPoolMissing, "late-pool")
 	})
 	harness.Eventually(t, 10*time.Second, func() error { return expectEvent(claim.Name, eventInvalid, corev1.EventTypeWarning) })
 	if after := harness.MetricValue(t, metricsAddr, fmt.Sprintf("ipkeeper_claims_invalid_total{reason=%q}", ipamv1alpha1.ReasonPoolMissing)); after < before+1 {
@@ -108,11 +104,7 @@ func TestClaimOfMissingPoolIsMarkedUntilThePoolComes(t *testing.T) {
 
 	env.CreatePool(t, "late-pool", ipamv1alpha1.IPPoolSpec{CIDR: "10.108.0.0/24"})
 	harness.Eventually(t, 10*time.Second, func() error {
-		c, err := getClaim(claim.Name)
-		if err != nil {
-			return err
-		}
-		return expectCondition(c.Status.Conditions, ipamv1alpha1.ClaimInvalid, metav1.ConditionFalse, ipamv1alpha1.ReasonValid)
+		return expectClaimCondition(claim.Name, ipamv1alpha1.ClaimInvalid, metav1.ConditionFalse, ipamv1alpha1.ReasonValid)
 	})
 }
 

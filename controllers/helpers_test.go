@@ -58,6 +58,16 @@ func getClaim(name string) (*ipamv1alpha1.IPClaim, error) {
 	return claim, env.Client.Get(context.Background(), types.NamespacedName{Name: name}, claim)
 }
 
+// expectClaimCondition returns nil when claim name holds condition t with
+// status and reason, and a message containing each of words.
+func expectClaimCondition(name, t string, status metav1.ConditionStatus, reason string, words ...string) error {
+	c, err := getClaim(name)
+	if err != nil {
+		return err
+	}
+	return expectCondition(c.Status.Conditions, t, status, reason, words...)
+}
+
 // expectCondition returns nil when conditions hold t with status and
 // reason, and a message containing each of words.
 func expectCondition(conditions []metav1.Condition, t string, status metav1.ConditionStatus, reason string, words ...string) error {

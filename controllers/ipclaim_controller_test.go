@@ -119,6 +119,9 @@ func TestGCReleasesEmptyBlocksOfDeletedNode(t *testing.T) {
 	inside := harness.AddressClaim(pool, "", "10.107.0.20", 0, harness.RuntimeOwner("inside"))
 	inside.Labels = nil
 	createClaim(t, inside)
+	harness.Eventually(t, 10*time.Second, func() error { // found by nothing else
+		return mgr.GetCache().Get(context.Background(), client.ObjectKeyFromObject(inside), &ipamv1alpha1.IPClaim{})
+	})
 	// An address of another pool inside the empty block's range does not
 	// keep it.
 	createClaim(t, harness.AddressClaim("gc-elsewhere", "", "10.107.0.5", 0, harness.RuntimeOwner("elsewhere")))
@@ -137,6 +140,8 @@ func TestGCReleasesEmptyBlocksOfDeletedNode(t *testing.T) {
 	// scan, since the address claim had no block label).
 	deleteClaim(t, inside.Name)
 	harness.Eventually(t, testScanInterval+10*time.Second, func() error { return env.ExpectGone(used) })
+	// The event follows the count: once it is there, so is the count.
+	harness.Eventually(t, 10*time.Second, func() error { return expectEvent(used.Name, eventReleased, corev1.EventTypeNormal) })
 	if _, err := getClaim(other.Name); err != nil {
 		t.Errorf("the block of a live node was touched: %v", err)
 	}
@@ -148,8 +153,8 @@ func TestGCReleasesEmptyBlocksOfDeletedNode(t *testing.T) {
 func TestReleaseRefusesClaimChangedSinceObserved(t *testing.T) {
 	ctx := context.Background()
 	gc := &IPClaimReconciler{Client: env.Client, APIReader: env.Client, Recorder: mgr.GetEventRecorder("test")}
-	const name = "10.108.0.5"
-	// Owners without a pod keep the running collector out of the way.
+	const name = "10.110.0.5"
+	// Owners without a pod keep the running collector from releasing it.
 	createClaim(t, harness.AddressClaim("gc", "", name, 28, harness.RuntimeOwner("first")))
 	observed, err := getClaim(name)
 	if err != nil {
@@ -161,6 +166,11 @@ func TestReleaseRefusesClaimChangedSinceObserved(t *testing.T) {
 	deleteClaim(t, name)
 	harness.Eventually(t, 5*time.Second, func() error { return env.ExpectGone(observed.DeepCopy()) })
 	createClaim(t, harness.AddressClaim("gc", "", name, 28, harness.RuntimeOwner("second")))
+	// The running operator marks it once (its pool is missing): let that
+	// write land first, so that the copies below stay current.
+	harness.Eventually(t, 10*time.Second, func() error {
+		return expectClaimCondition(name, ipamv1alpha1.ClaimInvalid, metav1.ConditionTrue, ipamv1alpha1.ReasonPoolMissing)
+	})
 	res, err := gc.release(ctx, observed, ipamv1alpha1.ReasonPodGone, "test")
 	if err != nil || res.RequeueAfter <= 0 {
 		t.Fatalf("release of a recreated claim = %+v, %v; want a requeue and no error", res, err)
@@ -233,9 +243,10 @@ func TestGCReleasesEmptyBlocksOfMissingPools(t *testing.T) {
 	t.Parallel()
 	const pool = "gc-pool-gone"
 	live := env.CreateNode(t, "gc-node-of-gone-pool")
+	// The address first: a block is released as soon as it is seen empty.
+	createClaim(t, harness.AddressClaim(pool, live.Name, "10.109.0.20", 28, harness.RuntimeOwner("still-here")))
 	empty := createClaim(t, harness.BlockClaim(pool, live.Name, "10.109.0.0/28"))
 	used := createClaim(t, harness.BlockClaim(pool, live.Name, "10.109.0.16/28"))
-	createClaim(t, harness.AddressClaim(pool, live.Name, "10.109.0.20", 28, harness.RuntimeOwner("still-here")))
 	harness.Eventually(t, 10*time.Second, func() error { return env.ExpectGone(empty) })
 	harness.Consistently(t, 2*time.Second, func() error { _, err := getClaim(used.Name); return err })
 	harness.Eventually(t, 10*time.Second, func() error { return expectEvent(empty.Name, eventReleased, corev1.EventTypeNormal) })
