@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -48,6 +49,9 @@ func RepoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
+// startTimeout bounds each step of starting the control plane.
+const startTimeout = 2 * time.Minute
+
 // Start starts kube-apiserver and etcd with ipkeeper's CRDs installed. Stop
 // it with Env.Stop.
 func Start(opts Options) (*Env, error) {
@@ -68,7 +72,13 @@ func Start(opts Options) (*Env, error) {
 		CRDDirectoryPaths:     append([]string{filepath.Join(root, "config", "crd", "bases")}, opts.CRDDirs...),
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
+		// envtest's defaults (20s to start, 10s for CRDs and webhooks) are
+		// short when test packages start their control planes side by side
+		// on two cores.
+		ControlPlaneStartTimeout: startTimeout,
+		CRDInstallOptions:        envtest.CRDInstallOptions{MaxTime: startTimeout},
 	}
+	env.WebhookInstallOptions.MaxTime = startTimeout
 	if opts.Webhooks {
 		env.WebhookInstallOptions.Paths = []string{filepath.Join(root, "config", "webhook")}
 	}
