@@ -34,11 +34,18 @@ type recorder struct {
 	requests []request
 }
 
+// addedLatency is added to every recorded request, as a network between
+// node and API server would: requests sent in parallel then overlap in time
+// even when a busy machine starts one of them a little late, and requests
+// sent one after the other still never do.
+const addedLatency = 50 * time.Millisecond
+
 func (r *recorder) wrap(cfg *rest.Config) *rest.Config {
 	cfg = rest.CopyConfig(cfg)
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripper(func(req *http.Request) (*http.Response, error) {
 			start := time.Now()
+			time.Sleep(addedLatency)
 			resp, err := rt.RoundTrip(req)
 			r.mu.Lock()
 			r.requests = append(r.requests, request{req.Method, req.URL.Path, req.URL.RawQuery, start, time.Now()})
