@@ -25,13 +25,18 @@ var ipkeeperLabels = []string{ipamv1alpha1.LabelPool, ipamv1alpha1.LabelNode, ip
 
 // IPClaimValidator admits the IPClaims people make: the plugin's requests
 // skip it (ipamv1alpha1.NotNodeBoundCondition; the marker above carries
-// the condition, and a test compares it with the constants). It reads only
-// the manager's cache: one pool by name and the claims of one container by
-// index, never a scan of the pool.
+// the condition, and a test compares it with the constants). It reads the
+// manager's cache: one pool by name and the claims of one container by
+// index, never a scan of the pool; the API server only for a pool the
+// cache does not hold.
 type IPClaimValidator struct {
 	// Reader reads pools and claims: the manager's cache, with the IPClaim
 	// field indexes of claimindex.Register.
 	Reader client.Reader
+	// APIReader reads, from the API server, a pool Reader does not hold:
+	// one created a moment ago may not have reached the cache, and a claim
+	// from it must not be refused for that. Nil reads the cache only.
+	APIReader client.Reader
 }
 
 var _ admission.Validator[*ipamv1alpha1.IPClaim] = (*IPClaimValidator)(nil)
@@ -84,13 +89,13 @@ func (v *IPClaimValidator) validate(ctx context.Context, old, claim *ipamv1alpha
 // address may come from it.
 func (v *IPClaimValidator) usablePool(ctx context.Context, path *field.Path, name string) (*ipamv1alpha1.IPPool, ipspace.Layout, field.ErrorList) {
 	var pool ipamv1alpha1.IPPool
-	err := v.Reader.Get(ctx, client.ObjectKey{Name: name}, &pool)
+	err := v.getPool(ctx, name, &pool)
 	var detail, reason string
 	switch {
 	case apierrors.IsNotFound(err):
 		detail, reason = fmt.Sprintf("no IPPool %q exists: name an existing pool (kubectl get ippools) or create it first", name), reasonPoolMissing
 	case err != nil:
-		return nil, ipspace.Layout{}, field.ErrorList{field.InternalError(path, fmt.Errorf("get pool %s from the cache: %w", name, err))}
+		return nil, ipspace.Layout{}, field.ErrorList{field.InternalError(path, fmt.Errorf("get pool %s: %w", name, err))}
 	case pool.DeletionTimestamp != nil:
 		detail, reason = fmt.Sprintf("pool %q is being deleted and hands out no new addresses: claim from another pool", name), reasonPoolUnavailable
 	case pool.Spec.Disabled:
@@ -105,6 +110,16 @@ func (v *IPClaimValidator) usablePool(ctx context.Context, path *field.Path, nam
 			"pool %q has an invalid spec (%v): fix the pool first", name, err), reasonPoolUnavailable)}
 	}
 	return &pool, layout, nil
+}
+
+// getPool reads pool name from the cache or, when the cache does not hold
+// it, from the API server.
+func (v *IPClaimValidator) getPool(ctx context.Context, name string, pool *ipamv1alpha1.IPPool) error {
+	err := v.Reader.Get(ctx, client.ObjectKey{Name: name}, pool)
+	if apierrors.IsNotFound(err) && v.APIReader != nil {
+		err = v.APIReader.Get(ctx, client.ObjectKey{Name: name}, pool)
+	}
+	return err
 }
 
 // validateAddress checks that an Address claim's address is a usable

@@ -211,6 +211,20 @@ func TestIPClaimValidatorCreate(t *testing.T) {
 	}
 }
 
+// TestAPoolTheCacheHasNotSeenIsReadFromTheAPIServer judges a claim from a
+// pool created a moment ago, which the cache does not hold yet: the pool
+// is read from the API server and the claim admitted. Without that reader,
+// only a pool the cache holds counts.
+func TestAPoolTheCacheHasNotSeenIsReadFromTheAPIServer(t *testing.T) {
+	cache := fakeReader(t, podClaim("pods", "10.32.6.7", "dup"))
+	api := fakeReader(t, claimFixtures()...)
+	v := &IPClaimValidator{Reader: cache, APIReader: api}
+	expectErrors(t, v.validate(context.Background(), nil, baseClaim()), "", "")
+
+	cacheOnly := &IPClaimValidator{Reader: cache}
+	expectErrors(t, cacheOnly.validate(context.Background(), nil, baseClaim()), `no IPPool "pods" exists`, reasonPoolMissing)
+}
+
 // claimUpdateCases change baseClaim (first changed by old, if set).
 func claimUpdateCases() []claimCase {
 	return []claimCase{

@@ -35,7 +35,7 @@ func SetupWithManager(mgr ctrl.Manager) error {
 	if _, err := mgr.GetCache().GetInformer(context.Background(), namespaceMeta()); err != nil {
 		return fmt.Errorf("get the Namespace metadata informer: %w", err)
 	}
-	claims := &IPClaimValidator{Reader: mgr.GetCache()}
+	claims := &IPClaimValidator{Reader: mgr.GetCache(), APIReader: mgr.GetAPIReader()}
 	if err := ctrl.NewWebhookManagedBy(mgr, &ipamv1alpha1.IPClaim{}).WithValidator(claims).Complete(); err != nil {
 		return fmt.Errorf("register the IPClaim webhook: %w", err)
 	}
