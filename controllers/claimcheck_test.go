@@ -94,16 +94,16 @@ func TestClaimOfMissingPoolIsMarkedUntilThePoolComes(t *testing.T) {
 	t.Parallel()
 	before := harness.MetricValue(t, metricsAddr, fmt.Sprintf("ipkeeper_claims_invalid_total{reason=%q}", ipamv1alpha1.ReasonPoolMissing))
 	claim := createClaim(t, harness.AddressClaim("late-pool", "", "10.108.0.5", 24, harness.RuntimeOwner("c-late")))
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		return expectClaimCondition(claim.Name, ipamv1alpha1.ClaimInvalid, metav1.ConditionTrue, ipamv1alpha1.ReasonPoolMissing, "late-pool")
 	})
-	harness.Eventually(t, 10*time.Second, func() error { return expectEvent(claim.Name, eventInvalid, corev1.EventTypeWarning) })
+	harness.Eventually(t, operatorTimeout, func() error { return expectEvent(claim.Name, eventInvalid, corev1.EventTypeWarning) })
 	if after := harness.MetricValue(t, metricsAddr, fmt.Sprintf("ipkeeper_claims_invalid_total{reason=%q}", ipamv1alpha1.ReasonPoolMissing)); after < before+1 {
 		t.Errorf("ipkeeper_claims_invalid_total{reason=PoolMissing} went from %v to %v; want an increase", before, after)
 	}
 
 	env.CreatePool(t, "late-pool", ipamv1alpha1.IPPoolSpec{CIDR: "10.108.0.0/24"})
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		return expectClaimCondition(claim.Name, ipamv1alpha1.ClaimInvalid, metav1.ConditionFalse, ipamv1alpha1.ReasonValid)
 	})
 }

@@ -48,7 +48,7 @@ func TestAClaimWhosePodTheCacheHasNotSeenIsNotMarked(t *testing.T) {
 	}
 	// The running operator writes to the claim too (its pool is missing):
 	// a write that loses the race is requeued, and tried again here.
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		res, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(claim)})
 		if err != nil {
 			t.Fatal(err)

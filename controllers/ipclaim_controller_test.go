@@ -19,7 +19,7 @@ import (
 
 // gcTimeout is ample for the collector to mark a claim, wait out the grace
 // period (plus the second lastTransitionTime may lose) and release it.
-const gcTimeout = testGracePeriod + timestampSlack + 10*time.Second
+const gcTimeout = testGracePeriod + timestampSlack + operatorTimeout
 
 // expectNotOrphaned returns nil while the claim exists and is not marked.
 func expectNotOrphaned(name string) error {
@@ -63,7 +63,7 @@ func TestGCReleasesClaimOfDeletedPodAfterGracePeriod(t *testing.T) {
 	if held := time.Since(firstSeen); held < testGracePeriod {
 		t.Errorf("the claim was released %s after it was marked Orphaned; want at least the grace period %s", held, testGracePeriod)
 	}
-	harness.Eventually(t, 10*time.Second, func() error { return expectEvent(claim.Name, eventReleased, corev1.EventTypeNormal) })
+	harness.Eventually(t, operatorTimeout, func() error { return expectEvent(claim.Name, eventReleased, corev1.EventTypeNormal) })
 	if after := releasedTotal(t, ipamv1alpha1.ReasonPodGone); after < releasedBefore+1 {
 		t.Errorf("ipkeeper_gc_claims_released_total{reason=PodGone} went from %v to %v; want an increase", releasedBefore, after)
 	}
@@ -119,7 +119,7 @@ func TestGCReleasesEmptyBlocksOfDeletedNode(t *testing.T) {
 	inside := harness.AddressClaim(pool, "", "10.107.0.20", 0, harness.RuntimeOwner("inside"))
 	inside.Labels = nil
 	createClaim(t, inside)
-	harness.Eventually(t, 10*time.Second, func() error { // found by nothing else
+	harness.Eventually(t, operatorTimeout, func() error { // found by nothing else
 		return mgr.GetCache().Get(context.Background(), client.ObjectKeyFromObject(inside), &ipamv1alpha1.IPClaim{})
 	})
 	// An address of another pool inside the empty block's range does not
@@ -128,20 +128,20 @@ func TestGCReleasesEmptyBlocksOfDeletedNode(t *testing.T) {
 	releasedBefore := releasedTotal(t, ipamv1alpha1.ReasonNodeGone)
 
 	env.DeleteNode(t, gone.Name)
-	harness.Eventually(t, 10*time.Second, func() error { return env.ExpectGone(empty) })
+	harness.Eventually(t, operatorTimeout, func() error { return env.ExpectGone(empty) })
 	harness.Consistently(t, 2*time.Second, func() error {
 		_, errUsed := getClaim(used.Name)
 		_, errOther := getClaim(other.Name)
 		return firstError(errUsed, errOther)
 	})
-	harness.Eventually(t, 10*time.Second, func() error { return expectEvent(empty.Name, eventReleased, corev1.EventTypeNormal) })
+	harness.Eventually(t, operatorTimeout, func() error { return expectEvent(empty.Name, eventReleased, corev1.EventTypeNormal) })
 
 	// Once its last address goes, the block goes too (found by the periodic
 	// scan, since the address claim had no block label).
 	deleteClaim(t, inside.Name)
-	harness.Eventually(t, testScanInterval+10*time.Second, func() error { return env.ExpectGone(used) })
+	harness.Eventually(t, testScanInterval+operatorTimeout, func() error { return env.ExpectGone(used) })
 	// The event follows the count: once it is there, so is the count.
-	harness.Eventually(t, 10*time.Second, func() error { return expectEvent(used.Name, eventReleased, corev1.EventTypeNormal) })
+	harness.Eventually(t, operatorTimeout, func() error { return expectEvent(used.Name, eventReleased, corev1.EventTypeNormal) })
 	if _, err := getClaim(other.Name); err != nil {
 		t.Errorf("the block of a live node was touched: %v", err)
 	}
@@ -168,7 +168,7 @@ func TestReleaseRefusesClaimChangedSinceObserved(t *testing.T) {
 	createClaim(t, harness.AddressClaim("gc", "", name, 28, harness.RuntimeOwner("second")))
 	// The running operator marks it once (its pool is missing): let that
 	// write land first, so that the copies below stay current.
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		return expectClaimCondition(name, ipamv1alpha1.ClaimInvalid, metav1.ConditionTrue, ipamv1alpha1.ReasonPoolMissing)
 	})
 	res, err := gc.release(ctx, observed, ipamv1alpha1.ReasonPodGone, "test")
@@ -247,9 +247,9 @@ func TestGCReleasesEmptyBlocksOfMissingPools(t *testing.T) {
 	createClaim(t, harness.AddressClaim(pool, live.Name, "10.109.0.20", 28, harness.RuntimeOwner("still-here")))
 	empty := createClaim(t, harness.BlockClaim(pool, live.Name, "10.109.0.0/28"))
 	used := createClaim(t, harness.BlockClaim(pool, live.Name, "10.109.0.16/28"))
-	harness.Eventually(t, 10*time.Second, func() error { return env.ExpectGone(empty) })
+	harness.Eventually(t, operatorTimeout, func() error { return env.ExpectGone(empty) })
 	harness.Consistently(t, 2*time.Second, func() error { _, err := getClaim(used.Name); return err })
-	harness.Eventually(t, 10*time.Second, func() error { return expectEvent(empty.Name, eventReleased, corev1.EventTypeNormal) })
+	harness.Eventually(t, operatorTimeout, func() error { return expectEvent(empty.Name, eventReleased, corev1.EventTypeNormal) })
 }
 
 // TestDeletedPoolReleasesEmptyBlocksOfLiveNodes deletes a pool whose only
@@ -265,8 +265,8 @@ func TestDeletedPoolReleasesEmptyBlocksOfLiveNodes(t *testing.T) {
 	if err := env.Client.Delete(context.Background(), &ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: pool}}); err != nil {
 		t.Fatal(err)
 	}
-	harness.Eventually(t, 10*time.Second, func() error { return env.ExpectGone(block) })
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error { return env.ExpectGone(block) })
+	harness.Eventually(t, operatorTimeout, func() error {
 		return env.ExpectGone(&ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: pool}})
 	})
 }

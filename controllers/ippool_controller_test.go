@@ -121,7 +121,7 @@ func TestPoolConditionsFollowFillLevel(t *testing.T) {
 	const pool = "fill"
 	// A /29 holds six usable addresses, .1 to .6, in two /30 blocks.
 	env.CreatePool(t, pool, ipamv1alpha1.IPPoolSpec{CIDR: "10.102.0.0/29", BlockSize: ptr.To[int32](30)})
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		p, err := env.GetPool(pool)
 		if err != nil {
 			return err
@@ -136,7 +136,7 @@ func TestPoolConditionsFollowFillLevel(t *testing.T) {
 	for i := 1; i <= 6; i++ {
 		createClaim(t, harness.AddressClaim(pool, "", fmt.Sprintf("10.102.0.%d", i), 30, harness.RuntimeOwner(fmt.Sprint(i))))
 	}
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		p, err := env.GetPool(pool)
 		if err != nil {
 			return err
@@ -150,7 +150,7 @@ func TestPoolConditionsFollowFillLevel(t *testing.T) {
 	})
 	deleteClaim(t, "10.102.0.2")
 	deleteClaim(t, "10.102.0.5")
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		p, err := env.GetPool(pool)
 		if err != nil {
 			return err
@@ -164,7 +164,7 @@ func TestPoolConditionsFollowFillLevel(t *testing.T) {
 	// Disabling the pool takes it out of service without touching its
 	// claims; the new generation is observed.
 	env.SetPoolDisabled(t, pool, true)
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		p, err := env.GetPool(pool)
 		if err != nil {
 			return err
@@ -175,7 +175,7 @@ func TestPoolConditionsFollowFillLevel(t *testing.T) {
 		)
 	})
 	env.SetPoolDisabled(t, pool, false)
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		p, err := env.GetPool(pool)
 		if err != nil {
 			return err
@@ -190,7 +190,7 @@ func TestPoolWithUnusableSpecIsNotReady(t *testing.T) {
 	env.CreatePool(t, pool, ipamv1alpha1.IPPoolSpec{
 		CIDR: "10.103.0.0/24", BlockSize: ptr.To[int32](28), Exclude: []string{"10.103.0.9-10.103.0.1"},
 	})
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		p, err := env.GetPool(pool)
 		if err != nil {
 			return err
@@ -226,13 +226,13 @@ func TestYoungerOverlappingPoolLosesUntilOlderIsDeleted(t *testing.T) {
 			expectCondition(a.Status.Conditions, ipamv1alpha1.PoolReady, metav1.ConditionTrue, ipamv1alpha1.ReasonAllocatable),
 		)
 	}
-	harness.Eventually(t, 10*time.Second, loses)
-	harness.Eventually(t, 10*time.Second, func() error { return expectEvent("overlap-b", eventOverlapping, corev1.EventTypeWarning) })
+	harness.Eventually(t, operatorTimeout, loses)
+	harness.Eventually(t, operatorTimeout, func() error { return expectEvent("overlap-b", eventOverlapping, corev1.EventTypeWarning) })
 	// Every reconcile decides the same way: no flapping.
 	harness.Consistently(t, time.Second, loses)
 
 	env.DeletePool(t, "overlap-a")
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		b, err := env.GetPool("overlap-b")
 		if err != nil {
 			return err
@@ -251,7 +251,7 @@ func TestDeletedPoolWaitsForItsClaims(t *testing.T) {
 		createClaim(t, harness.AddressClaim(pool, "", a, 28, harness.RuntimeOwner(a)))
 	}
 	createClaim(t, harness.BlockClaim(pool, env.CreateNode(t, "terminating-node").Name, "10.105.0.0/28"))
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		p, err := env.GetPool(pool)
 		if err != nil {
 			return err
@@ -273,18 +273,18 @@ func TestDeletedPoolWaitsForItsClaims(t *testing.T) {
 			return expectCondition(p.Status.Conditions, ipamv1alpha1.PoolReady, metav1.ConditionFalse, ipamv1alpha1.ReasonTerminating, words...)
 		}
 	}
-	harness.Eventually(t, 10*time.Second, terminating("waiting for 3 claims to be released"))
+	harness.Eventually(t, operatorTimeout, terminating("waiting for 3 claims to be released"))
 	harness.Consistently(t, time.Second, terminating("waiting for 3 claims"))
 
 	deleteClaim(t, "10.105.0.10")
-	harness.Eventually(t, 10*time.Second, terminating("waiting for 2 claims"))
+	harness.Eventually(t, operatorTimeout, terminating("waiting for 2 claims"))
 	// The last address of the node's block goes: the collector releases
 	// the block of the pool being deleted, and the pool goes with it.
 	deleteClaim(t, "10.105.0.11")
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		return env.ExpectGone(&ipamv1alpha1.IPClaim{ObjectMeta: metav1.ObjectMeta{Name: ipspace.BlockClaimName(mustPrefix(t, "10.105.0.0/28"))}})
 	})
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		return env.ExpectGone(&ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: pool}})
 	})
 }

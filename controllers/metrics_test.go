@@ -3,7 +3,6 @@ package controllers
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"k8s.io/utils/ptr"
 
@@ -25,7 +24,7 @@ func TestMetricsServePoolGauges(t *testing.T) {
 		`ipkeeper_pool_free{pool="metrics"}`:      4,
 		`ipkeeper_pool_blocks{pool="metrics"}`:    1,
 	}
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		samples, err := harness.ScrapeMetrics(metricsAddr)
 		if err != nil {
 			return err
@@ -44,7 +43,7 @@ func TestMetricsServePoolGauges(t *testing.T) {
 
 	// A deleted pool leaves no stale series behind.
 	env.DeletePool(t, pool)
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		samples, err := harness.ScrapeMetrics(metricsAddr)
 		if err != nil {
 			return err

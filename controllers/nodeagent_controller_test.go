@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -30,7 +29,7 @@ func getNodeAgent() (*appsv1.DaemonSet, error) {
 // Deployment.
 func TestNodeAgentDaemonSet(t *testing.T) {
 	var ds *appsv1.DaemonSet
-	harness.Eventually(t, 10*time.Second, func() (err error) { ds, err = getNodeAgent(); return err })
+	harness.Eventually(t, operatorTimeout, func() (err error) { ds, err = getNodeAgent(); return err })
 	pod := ds.Spec.Template.Spec
 	c := pod.Containers[0]
 	checks := []struct {
@@ -67,12 +66,12 @@ func TestNodeAgentDaemonSet(t *testing.T) {
 func TestNodeAgentDaemonSetIsPutBack(t *testing.T) {
 	ctx := context.Background()
 	var ds *appsv1.DaemonSet
-	harness.Eventually(t, 10*time.Second, func() (err error) { ds, err = getNodeAgent(); return err })
+	harness.Eventually(t, operatorTimeout, func() (err error) { ds, err = getNodeAgent(); return err })
 	ds.Spec.Template.Spec.Containers[0].Image = "registry.invalid/someone-else:1"
 	if err := env.Client.Update(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		ds, err := getNodeAgent()
 		if err == nil && ds.Spec.Template.Spec.Containers[0].Image != "registry.invalid/ipkeeper:v9" {
 			err = errors.New("image still " + ds.Spec.Template.Spec.Containers[0].Image)
@@ -82,7 +81,7 @@ func TestNodeAgentDaemonSetIsPutBack(t *testing.T) {
 	if err := env.Client.Delete(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
-	harness.Eventually(t, 10*time.Second, func() error {
+	harness.Eventually(t, operatorTimeout, func() error {
 		again, err := getNodeAgent()
 		if err == nil && again.UID == ds.UID {
 			err = errors.New("the deleted DaemonSet is still there")

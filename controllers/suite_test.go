@@ -20,6 +20,9 @@ import (
 const (
 	testGracePeriod  = 2 * time.Second
 	testScanInterval = 3 * time.Second
+	// operatorTimeout is ample for the operator to act on a busy machine;
+	// it costs time only when a test fails.
+	operatorTimeout = 30 * time.Second
 )
 
 // testOptions run the operator as its Deployment would: the node agent's

@@ -29,8 +29,9 @@ var (
 // errNotYet says that a condition waited for does not hold yet.
 var errNotYet = errors.New("not yet")
 
-// waitTimeout bounds every wait for the manager's cache to catch up.
-const waitTimeout = 10 * time.Second
+// waitTimeout bounds every wait for the manager's cache to catch up; it
+// costs time only when a test fails.
+const waitTimeout = 30 * time.Second
 
 func TestMain(m *testing.M) {
 	os.Exit(harness.Run(m, func() (func() error, error) {
