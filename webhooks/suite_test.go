@@ -48,29 +48,35 @@ func TestMain(m *testing.M) {
 }
 
 // restartManager replaces the suite's manager, until the test ends, by one
-// that serves the webhooks and runs whatever else setup registers.
+// that serves the webhooks and runs whatever else setup registers. The
+// webhook-only manager comes back also when the test fails on the way.
 func restartManager(t *testing.T, setup func(ctrl.Manager) error) {
 	t.Helper()
-	start := func(setup func(ctrl.Manager) error) error {
+	t.Cleanup(func() {
+		if err := replaceManager(SetupWithManager); err != nil {
+			t.Errorf("restart the webhook-only manager: %v", err)
+		}
+	})
+	if err := replaceManager(setup); err != nil {
+		t.Fatalf("start a manager with the controllers: %v", err)
+	}
+}
+
+// replaceManager stops the suite's manager, if one runs, and starts one
+// with setup.
+func replaceManager(setup func(ctrl.Manager) error) error {
+	if mgr != nil {
 		if err := mgr.Stop(); err != nil {
 			return fmt.Errorf("stop the manager: %w", err)
 		}
 		mgr = nil
-		m, err := env.StartManager(harness.ManagerOptions{MetricsAddr: metricsAddr, Setup: setup})
-		if err != nil {
-			return err
-		}
-		mgr = m
-		return nil
 	}
-	if err := start(setup); err != nil {
-		t.Fatalf("start a manager with the controllers: %v", err)
+	m, err := env.StartManager(harness.ManagerOptions{MetricsAddr: metricsAddr, Setup: setup})
+	if err != nil {
+		return err
 	}
-	t.Cleanup(func() {
-		if err := start(SetupWithManager); err != nil {
-			t.Fatalf("restart the webhook-only manager: %v", err)
-		}
-	})
+	mgr = m
+	return nil
 }
 
 // create creates obj as kubectl would, deletes it when the test ends, and
