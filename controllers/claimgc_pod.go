@@ -100,7 +100,8 @@ func (r *IPClaimReconciler) reconcileAddress(ctx context.Context, claim *ipamv1a
 // pod is gone. The cache alone does not do: pods and claims are watched
 // apart, so a claim made just after its pod can arrive before the pod does,
 // and users would be told of a leak that is not one. A pod the cache has
-// not seen yet needs nothing more: its deletion brings the claim back.
+// not seen yet needs nothing more: its deletion, or the periodic scan,
+// brings the claim back.
 func (r *IPClaimReconciler) markIfGone(ctx context.Context, claim *ipamv1alpha1.IPClaim, pod podRef) (ctrl.Result, error) {
 	alive, err := podExists(ctx, r.APIReader, pod)
 	if err != nil || alive {
