@@ -147,27 +147,27 @@ func (c *Cluster) StopWebhooks() error {
 // them running.
 func (c *Cluster) StopOperatorFor(t testing.TB) {
 	t.Helper()
-	t.Cleanup(func() {
-		if err := c.StartOperator(); err != nil {
-			t.Errorf("restart the operator: %v", err)
-		}
-	})
-	if err := c.StopOperator(); err != nil {
-		t.Fatalf("stop the operator: %v", err)
-	}
+	stopFor(t, "the operator", c.StopOperator, c.StartOperator)
 }
 
 // StopWebhooksFor stops the webhook server and starts it again when t
 // ends, also when t fails on the way.
 func (c *Cluster) StopWebhooksFor(t testing.TB) {
 	t.Helper()
+	stopFor(t, "the webhook server", c.StopWebhooks, c.StartWebhooks)
+}
+
+// stopFor stops what with stop, and registers start, which does nothing
+// while what runs, before it does: a failed stop leaves nothing down.
+func stopFor(t testing.TB, what string, stop, start func() error) {
+	t.Helper()
 	t.Cleanup(func() {
-		if err := c.StartWebhooks(); err != nil {
-			t.Errorf("restart the webhook server: %v", err)
+		if err := start(); err != nil {
+			t.Errorf("restart %s: %v", what, err)
 		}
 	})
-	if err := c.StopWebhooks(); err != nil {
-		t.Fatalf("stop the webhook server: %v", err)
+	if err := stop(); err != nil {
+		t.Fatalf("stop %s: %v", what, err)
 	}
 }
 
