@@ -247,7 +247,7 @@ func (p *Plugin) allocate(ctx context.Context, state *nodestate.Dir, h *held, fa
 		}
 		defer h.release()
 	}
-	states := poolStates(state, names)
+	states := h.states(state, names)
 	nodeClaims, err := p.nodeClaims(ctx, state, h.early, pools, nodestate.NewestResourceVersion(trusted(states, families)...))
 	if err != nil {
 		return nil, err

@@ -37,6 +37,19 @@ func (h *held) covers(pools []string) bool {
 	return true
 }
 
+// states returns what the node remembers of pools, which h holds: as read
+// when the early list started under the same locks, else read now.
+func (h *held) states(dir *nodestate.Dir, pools []string) map[string]nodestate.PoolState {
+	if h.early == nil {
+		return poolStates(dir, pools)
+	}
+	states := make(map[string]nodestate.PoolState, len(pools))
+	for _, name := range pools {
+		states[name] = h.early.states[name]
+	}
+	return states
+}
+
 // release abandons the list and releases the locks; releasing twice is
 // harmless.
 func (h *held) release() {
