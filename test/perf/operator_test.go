@@ -115,8 +115,9 @@ type operatorRun struct {
 //     does (50,500), with no manager running: the API server's cost of each
 //     read as the cluster's claims grow.
 //
-// Each of the manager's reports the manager's peak resident memory (VmHWM) so far: with Go's
-// defaults (start, change) and under the soft limit (gc-scan).
+// Each of start, change and gc-scan reports the manager's peak resident
+// memory (VmHWM) so far: with Go's defaults (start, change) and under the
+// soft limit (gc-scan).
 func BenchmarkOperator(b *testing.B) {
 	c := &scaleCluster{b: b, peaks: map[bool]int64{}, cluster: startCluster(b, clusterOptions{
 		pools: map[string]ipamv1alpha1.IPPoolSpec{scalePool: {CIDR: scaleCIDR}},
@@ -125,6 +126,7 @@ func BenchmarkOperator(b *testing.B) {
 	// the operator.
 	c.stopManager(b)
 	reads := newRunLog[readRun]()
+	c.prepare(b)
 	c.populate(b, 0, 1)
 	c.runPluginReads(b, reads)
 	c.populate(b, 1, scaleNodes)
@@ -149,22 +151,26 @@ func BenchmarkOperator(b *testing.B) {
 	readsTable(b, reads).print()
 }
 
-// populate creates nodes from to to-1 (the namespaces with the first),
-// their node agent pods, blocks, pods and claims.
+// prepare creates the administrator's unthrottled client and the
+// namespaces that populate fills.
+func (c *scaleCluster) prepare(b *testing.B) {
+	b.Helper()
+	cfg := rest.CopyConfig(c.env.Config)
+	cfg.QPS = -1
+	var err error
+	if c.admin, err = client.New(cfg, client.Options{Scheme: c.env.Scheme}); err != nil {
+		b.Fatal(err)
+	}
+	for i := range scaleNamespaces {
+		c.env.CreateNamespace(b, scaleNamespace(i), nil)
+	}
+	c.nodes = make([]*scaleNode, scaleNodes)
+}
+
+// populate creates nodes from to to-1, their node agent pods, blocks, pods
+// and claims.
 func (c *scaleCluster) populate(b *testing.B, from, to int) {
 	b.Helper()
-	if from == 0 {
-		cfg := rest.CopyConfig(c.env.Config)
-		cfg.QPS = -1
-		var err error
-		if c.admin, err = client.New(cfg, client.Options{Scheme: c.env.Scheme}); err != nil {
-			b.Fatal(err)
-		}
-		for i := range scaleNamespaces {
-			c.env.CreateNamespace(b, scaleNamespace(i), nil)
-		}
-		c.nodes = make([]*scaleNode, scaleNodes)
-	}
 	layout, err := (&ipamv1alpha1.IPPoolSpec{CIDR: scaleCIDR}).Layout()
 	if err != nil {
 		b.Fatal(err)
