@@ -1,7 +1,6 @@
 package install
 
 import (
-	"bufio"
 	"bytes"
 	"maps"
 	"os"
@@ -128,37 +127,4 @@ func shellWords(line string) []string {
 		words = append(words, word.String())
 	}
 	return words
-}
-
-// TestDockerignoreLetsTheBuildContextIn checks that .dockerignore, which
-// leaves everything out but what the image needs, lets in every path the
-// Dockerfile copies from the build context.
-func TestDockerignoreLetsTheBuildContextIn(t *testing.T) {
-	root := harness.RepoRoot()
-	ignore, err := os.ReadFile(filepath.Join(root, ".dockerignore"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	included := map[string]bool{}
-	scanner := bufio.NewScanner(bytes.NewReader(ignore))
-	for scanner.Scan() {
-		if p, ok := strings.CutPrefix(strings.TrimSpace(scanner.Text()), "!"); ok {
-			included[strings.TrimSuffix(p, "/")] = true
-		}
-	}
-	data, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) < 3 || fields[0] != "COPY" || strings.HasPrefix(fields[1], "--from") {
-			continue
-		}
-		for _, src := range fields[1 : len(fields)-1] {
-			if !included[strings.TrimSuffix(src, "/")] {
-				t.Errorf("the Dockerfile copies %s, which .dockerignore leaves out of the build context", src)
-			}
-		}
-	}
 }
