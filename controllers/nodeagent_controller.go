@@ -80,9 +80,12 @@ func (r *NodeAgentReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ct
 	}
 	ds := nodeAgentDaemonSet(r.Namespace, opts)
 	if owner != nil {
+		// Not blockOwnerDeletion: where owner references are enforced
+		// (OpenShift), setting it needs the right to update the
+		// Deployment's finalizers, which the operator need not hold.
 		ds.WithOwnerReferences(metav1ac.OwnerReference().
 			WithAPIVersion("apps/v1").WithKind("Deployment").WithName(owner.Name).WithUID(owner.UID).
-			WithController(true).WithBlockOwnerDeletion(true))
+			WithController(true))
 	}
 	if err := r.Apply(ctx, ds, client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
 		return ctrl.Result{}, fmt.Errorf("apply DaemonSet %s/%s: %w", r.Namespace, NodeAgentName, err)

@@ -79,6 +79,10 @@ func Start(opts Options) (*Env, error) {
 		CRDInstallOptions:        envtest.CRDInstallOptions{MaxTime: startTimeout},
 	}
 	env.WebhookInstallOptions.MaxTime = startTimeout
+	// Hardened clusters (OpenShift among them) refuse an owner reference
+	// that blocks the deletion of an owner whose finalizers the writer may
+	// not update: the tests run the operator's rights under that rule.
+	env.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
 	if opts.Webhooks {
 		env.WebhookInstallOptions.Paths = []string{filepath.Join(root, "config", "webhook")}
 	}

@@ -7,16 +7,19 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 
 	"github.com/ipkeeper/ipkeeper/controllers"
 	"github.com/ipkeeper/ipkeeper/test/harness"
+	"github.com/ipkeeper/ipkeeper/test/harness/operator"
 )
 
 // TestOperatorRightsSufficeForTheAdmissionRules runs the operator's
@@ -67,4 +70,57 @@ func operatorToken(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return req.Status.Token
+}
+
+// TestOperatorRightsSufficeForTheNodeAgent runs the operator's node agent
+// reconciler with the rendered operator account's own token, on an API
+// server that enforces the permission to set owner references: it
+// creates the node agent's DaemonSet owned by the operator's Deployment.
+func TestOperatorRightsSufficeForTheNodeAgent(t *testing.T) {
+	ctx := context.Background()
+	cluster.StopOperatorFor(t) // its own node agent reconciler would rewrite the DaemonSet
+	env.InstallRendered(t, "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+	deployment := createOperatorDeployment(t)
+	asOperator := env.TokenClient(t, operatorToken(t))
+	agent := &controllers.NodeAgentReconciler{
+		Client: asOperator, APIReader: asOperator,
+		Namespace: harness.OperatorNamespace, Deployment: deployment.Name,
+		Agent: operator.Options.NodeAgent,
+	}
+	// Until the API server's cache holds the bindings just installed, it
+	// refuses.
+	harness.Eventually(t, time.Minute, func() error {
+		_, err := agent.Reconcile(ctx, ctrl.Request{})
+		return err
+	})
+	ds := &appsv1.DaemonSet{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: harness.OperatorNamespace, Name: controllers.NodeAgentName}, ds); err != nil {
+		t.Fatal(err)
+	}
+	if owner := metav1.GetControllerOf(ds); owner == nil || owner.UID != deployment.UID {
+		t.Errorf("the DaemonSet's controller is %v, want the operator's Deployment %s", owner, deployment.UID)
+	}
+}
+
+// createOperatorDeployment creates a Deployment named as the kustomize
+// install names the operator's, which nothing runs, and deletes it when the
+// test ends.
+func createOperatorDeployment(t *testing.T) *appsv1.Deployment {
+	t.Helper()
+	labels := map[string]string{"app": "operator"}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: harness.OperatorNamespace, Name: "ipkeeper-controller-manager"},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "manager", Image: "registry.invalid/ipkeeper:test"}}},
+			},
+		},
+	}
+	if err := env.Client.Create(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), d) })
+	return d
 }
