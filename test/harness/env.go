@@ -79,10 +79,7 @@ func Start(opts Options) (*Env, error) {
 		CRDInstallOptions:        envtest.CRDInstallOptions{MaxTime: startTimeout},
 	}
 	env.WebhookInstallOptions.MaxTime = startTimeout
-	// Hardened clusters (OpenShift among them) refuse an owner reference
-	// that blocks the deletion of an owner whose finalizers the writer may
-	// not update: the tests run the operator's rights under that rule.
-	env.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
+	harden(env, root)
 	if opts.Webhooks {
 		env.WebhookInstallOptions.Paths = []string{filepath.Join(root, "config", "webhook")}
 	}
@@ -96,6 +93,17 @@ func Start(opts Options) (*Env, error) {
 		return nil, fmt.Errorf("create client: %w", err)
 	}
 	return &Env{env: env, Config: cfg, Client: c, Scheme: scheme}, nil
+}
+
+// harden makes the API server admit what hardened clusters (OpenShift
+// among them) admit: an owner reference that blocks the deletion of its
+// owner only from a writer that may update the owner's finalizers, and
+// pods that meet the baseline Pod Security Standard unless their namespace
+// allows more.
+func harden(env *envtest.Environment, root string) {
+	apiserver := env.ControlPlane.GetAPIServer().Configure()
+	apiserver.Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
+	apiserver.Append("admission-control-config-file", filepath.Join(root, "test", "harness", "testdata", "admission.yaml"))
 }
 
 // WebhookOptions returns where the API server expects the webhook server:
