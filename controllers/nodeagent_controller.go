@@ -41,7 +41,10 @@ type NodeAgentReconciler struct {
 // Deployment.
 const managerContainer = "manager"
 
-// +kubebuilder:rbac:groups=apps,namespace=system,resources=daemonsets,verbs=get;list;watch;create;patch
+// delete, which the operator never does itself, is what the API servers
+// that enforce owner references ask of a writer that changes the
+// DaemonSet's owner (after an upgrade or the Deployment's recreation).
+// +kubebuilder:rbac:groups=apps,namespace=system,resources=daemonsets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=apps,namespace=system,resources=deployments,verbs=get
 
 // SetupWithManager reconciles the DaemonSet at start and whenever its spec

@@ -74,10 +74,19 @@ func operatorToken(t *testing.T) string {
 
 // TestOperatorRightsSufficeForTheNodeAgent runs the operator's node agent
 // reconciler with the rendered operator account's own token, on an API
-// server that enforces the permission to set owner references: it
-// creates the node agent's DaemonSet owned by the operator's Deployment.
+// server that enforces the permission to set owner references: it makes
+// the operator's Deployment the owner of a node agent DaemonSet that had
+// none, as after an upgrade from a version that set none or the
+// Deployment's recreation.
 func TestOperatorRightsSufficeForTheNodeAgent(t *testing.T) {
 	ctx := context.Background()
+	ds := &appsv1.DaemonSet{}
+	harness.Eventually(t, 30*time.Second, func() error {
+		return env.Client.Get(ctx, client.ObjectKey{Namespace: harness.OperatorNamespace, Name: controllers.NodeAgentName}, ds)
+	})
+	if len(ds.OwnerReferences) != 0 {
+		t.Fatalf("the DaemonSet of the test operator, which runs as no Deployment, has owners %v", ds.OwnerReferences)
+	}
 	cluster.StopOperatorFor(t) // its own node agent reconciler would rewrite the DaemonSet
 	env.InstallRendered(t, "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
 	deployment := createOperatorDeployment(t)
@@ -93,7 +102,6 @@ func TestOperatorRightsSufficeForTheNodeAgent(t *testing.T) {
 		_, err := agent.Reconcile(ctx, ctrl.Request{})
 		return err
 	})
-	ds := &appsv1.DaemonSet{}
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: harness.OperatorNamespace, Name: controllers.NodeAgentName}, ds); err != nil {
 		t.Fatal(err)
 	}
