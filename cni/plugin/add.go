@@ -10,6 +10,7 @@ import (
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/allocator"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
 	"github.com/ipkeeper/ipkeeper/cni/nodestate"
 	"github.com/ipkeeper/ipkeeper/cni/poolchoice"
 )
@@ -180,7 +181,7 @@ func (p *Plugin) plan(ctx context.Context, pod podArgs, in *inputs) ([]poolchoic
 	}
 	runtimeIPs, runtimeSource, err := p.Config.StaticIPs()
 	if err != nil {
-		return nil, cnierr.New(cnierr.BadAnnotation, "%v", err)
+		return nil, ipamerr.New(poolchoice.ErrBadAnnotation, "%v", err)
 	}
 	statics, err := poolchoice.RequestedAddresses(network, runtimeIPs, runtimeSource, in.podAnnotations)
 	if err != nil {
@@ -273,7 +274,7 @@ func requests(families []poolchoice.Family, owner ipamv1alpha1.ClaimOwner, nodeC
 		for _, pool := range f.Pools {
 			layout, err := pool.Spec.Layout()
 			if err != nil {
-				return nil, cnierr.New(cnierr.PoolUnavailable, "pool %s cannot be used: %v", pool.Name, err)
+				return nil, ipamerr.New(poolchoice.ErrPoolUnavailable, "pool %s cannot be used: %v", pool.Name, err)
 			}
 			reqs = append(reqs, allocator.Request{
 				Pool: pool, Layout: layout, Owner: owner,

@@ -35,10 +35,9 @@ type Plugin struct {
 }
 
 // Load parses the network configuration of a call, finds the node's name
-// and prepares the API client; configure, if given, may adjust the client's
-// configuration first (the benchmarks count requests that way). Every
-// error is a CNI error: 7 for a configuration that cannot work as written.
-func Load(stdin []byte, configure ...func(*rest.Config)) (*Plugin, error) {
+// and prepares the API client. Every error is a CNI error: 7 for a
+// configuration that cannot work as written.
+func Load(stdin []byte) (*Plugin, error) {
 	cfg, err := netconf.Parse(stdin)
 	if err != nil {
 		return nil, cnierr.BadConfig(err)
@@ -53,9 +52,6 @@ func Load(stdin []byte, configure ...func(*rest.Config)) (*Plugin, error) {
 	restCfg, err := apiserver.LoadConfig(cfg.IPAM.Kubeconfig, cfg.TimeoutDuration)
 	if err != nil {
 		return nil, cnierr.BadConfig(fmt.Errorf("%w: the node agent writes it; check ipam.kubeconfig", err))
-	}
-	for _, c := range configure {
-		c(restCfg)
 	}
 	return New(cfg, node, restCfg)
 }

@@ -1,13 +1,11 @@
 // Package transport is the HTTP side of the plugin's API client: every
-// request of a CNI call over one connection, and a counter of requests for
-// the tests and benchmarks that measure round trips.
+// request of a CNI call over one connection.
 package transport
 
 import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -71,27 +69,3 @@ func (o *oneConnection) connection(req *http.Request) (*http.ClientConn, error) 
 	o.conn = conn
 	return conn, nil
 }
-
-// Counter counts the HTTP requests of the clients built from the
-// configurations it is installed on. The zero value is ready to use.
-type Counter struct {
-	requests atomic.Int64
-}
-
-// Install makes cfg count every request in c. It has the shape of the
-// configure functions plugin.Load accepts.
-func (c *Counter) Install(cfg *rest.Config) {
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-			c.requests.Add(1)
-			return rt.RoundTrip(req)
-		})
-	})
-}
-
-// Requests returns how many requests have been counted.
-func (c *Counter) Requests() int64 { return c.requests.Load() }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
