@@ -29,10 +29,18 @@ version() {
 	(cd "$tools" && go list -m -f '{{.Version}}' "$1")
 }
 
+# tmp is the directory a build is writing into, removed if the script stops
+# before the build is done.
+tmp=""
+trap '[ -z "$tmp" ] || rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 # build builds packages $3... into directory $1 unless it already holds every
 # binary named in $2 (the build of kube-apiserver takes minutes the first
-# time: it compiles the whole control plane); the build goes to a temporary directory first, so an
-# interrupted or concurrent build never leaves a half-filled cache entry.
+# time: it compiles the whole control plane); the build goes to a temporary
+# directory first, so an interrupted or concurrent build never leaves a
+# half-filled cache entry.
 build() {
 	local dir=$1 binaries=$2
 	shift 2
@@ -42,12 +50,12 @@ build() {
 	done
 	if [ -n "$missing" ]; then
 		mkdir -p "$(dirname "$dir")"
-		local tmp
 		tmp=$(mktemp -d "$dir.tmp.XXXXXX")
 		chmod 755 "$tmp"
 		echo "Building $binaries into $dir" >&2
 		(cd "$tools" && go build -o "$tmp/" "$@") >&2
 		rm -rf "$dir" && mv "$tmp" "$dir"
+		tmp=""
 	fi
 	echo "$dir"
 }

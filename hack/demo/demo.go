@@ -49,23 +49,24 @@ type step struct {
 	run   func(context.Context) error
 }
 
-// runSteps runs every step in order and returns how many failed. A step
-// whose failure leaves nothing for the next ones to build on stops the run.
-func (d *demo) runSteps(ctx context.Context) int {
+// runSteps runs steps in order, reporting each on out, and returns how many
+// failed; an interrupt counts as a failure. A step whose failure leaves
+// nothing for the next ones to build on stops the run.
+func runSteps(ctx context.Context, out io.Writer, steps []step) int {
 	failed := 0
-	for i, s := range d.steps() {
+	for i, s := range steps {
 		if ctx.Err() != nil {
 			return failed + 1
 		}
-		fmt.Fprintf(d.out, "\n== %d. %s\n", i+1, s.title)
+		fmt.Fprintf(out, "\n== %d. %s\n", i+1, s.title)
 		start := time.Now()
 		err := s.run(ctx)
 		if err == nil {
-			fmt.Fprintf(d.out, "   ok (%s)\n", time.Since(start).Round(100*time.Millisecond))
+			fmt.Fprintf(out, "   ok (%s)\n", time.Since(start).Round(100*time.Millisecond))
 			continue
 		}
 		failed++
-		fmt.Fprintf(d.out, "   FAILED: %v\n", err)
+		fmt.Fprintf(out, "   FAILED: %v\n", err)
 		var fatal fatalError
 		if errors.As(err, &fatal) {
 			return failed

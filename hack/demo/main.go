@@ -44,7 +44,7 @@ func run(ctx context.Context, o options) int {
 		return 1
 	}
 	defer d.cleanup()
-	failed := d.runSteps(ctx)
+	failed := runSteps(ctx, d.out, d.steps())
 	if o.once || ctx.Err() != nil {
 		return exitStatus(failed)
 	}

@@ -82,7 +82,12 @@ func (d *demo) startNode(ctx context.Context, name string) (*simNode, error) {
 		return nil, err
 	}
 	err = poll(ctx, 15*time.Second, func() error { _, err := os.Stat(n.cfg.KubeconfigPath()); return err })
-	return n, err
+	if err != nil {
+		// The demo stops only the agents of the nodes it was given.
+		n.stopAgent()
+		return nil, fmt.Errorf("the node agent of %s wrote no kubeconfig: %w", name, err)
+	}
+	return n, nil
 }
 
 // newSimNode lays out a node's file system under dir.

@@ -19,17 +19,8 @@ import (
 // step reports ok, the refusals and the collection it shows are the real
 // ones, and its directory is gone afterwards.
 func TestDemoOnce(t *testing.T) {
-	if _, err := exec.LookPath("kubectl"); err != nil {
-		t.Fatal("the demo shows kubectl's output: install kubectl")
-	}
-	demo := filepath.Join(t.TempDir(), "demo")
-	build := exec.Command("go", "build", "-o", demo, "./hack/demo")
-	build.Dir = harness.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the demo: %v\n%s", err, out)
-	}
 	var out bytes.Buffer
-	run := exec.Command(demo, "--once", "--gc-grace-period=5s")
+	run := exec.Command(buildDemo(t), "--once", "--gc-grace-period=5s")
 	run.Stdout, run.Stderr = &out, &out
 	err := run.Run()
 	t.Log(out.String())
@@ -50,7 +41,29 @@ func TestDemoOnce(t *testing.T) {
 			t.Errorf("the demo's output lacks %q", want)
 		}
 	}
-	dir := regexp.MustCompile(`kubeconfig: (\S+)/kubeconfig`).FindStringSubmatch(text)
+	expectDirectoryGone(t, text)
+}
+
+// buildDemo builds the demo's program into a temporary directory.
+func buildDemo(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		t.Fatal("the demo shows kubectl's output: install kubectl")
+	}
+	demo := filepath.Join(t.TempDir(), "demo")
+	build := exec.Command("go", "build", "-o", demo, "./hack/demo")
+	build.Dir = harness.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the demo: %v\n%s", err, out)
+	}
+	return demo
+}
+
+// expectDirectoryGone fails unless the directory of the demo's files,
+// which its output names, is gone.
+func expectDirectoryGone(t *testing.T, output string) {
+	t.Helper()
+	dir := regexp.MustCompile(`kubeconfig: (\S+)/kubeconfig`).FindStringSubmatch(output)
 	if dir == nil {
 		t.Fatal("the demo did not say where its kubeconfig is")
 	}
