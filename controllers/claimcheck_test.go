@@ -93,7 +93,7 @@ func TestCheckClaim(t *testing.T) {
 func TestClaimOfMissingPoolIsMarkedUntilThePoolComes(t *testing.T) {
 	t.Parallel()
 	before := harness.MetricValue(t, metricsAddr, fmt.Sprintf("ipkeeper_claims_invalid_total{reason=%q}", ipamv1alpha1.ReasonPoolMissing))
-	claim := createClaim(t, harness.AddressClaim("late-pool", "", "10.108.0.5", 24, harness.RuntimeOwner("c-late")))
+	claim := env.CreateClaim(t, harness.AddressClaim("late-pool", "", "10.108.0.5", 24, harness.RuntimeOwner("c-late")))
 	harness.Eventually(t, operatorTimeout, func() error {
 		return expectClaimCondition(claim.Name, ipamv1alpha1.ClaimInvalid, metav1.ConditionTrue, ipamv1alpha1.ReasonPoolMissing, "late-pool")
 	})

@@ -41,7 +41,7 @@ func TestAClaimWhosePodTheCacheHasNotSeenIsNotMarked(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pod := env.CreatePod(t, metav1.NamespaceDefault, "gc-unseen", nil)
-	claim := createClaim(t, harness.AddressClaim("gc", "", "10.106.0.50", 28, harness.PodOwner(pod, "sandbox-"+string(pod.UID))))
+	claim := env.CreateClaim(t, harness.AddressClaim("gc", "", "10.106.0.50", 28, harness.PodOwner(pod, "sandbox-"+string(pod.UID))))
 	r := &IPClaimReconciler{
 		Client:    laggingCache{Client: env.Client, unseen: client.ObjectKeyFromObject(pod)},
 		APIReader: env.Client, Recorder: events.NewFakeRecorder(10), GracePeriod: time.Hour,

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	eventsv1 "k8s.io/api/events/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -25,31 +24,6 @@ func mustPrefix(t *testing.T, s string) netip.Prefix {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// createClaim creates claim and deletes it at cleanup if it still exists.
-func createClaim(t *testing.T, claim *ipamv1alpha1.IPClaim) *ipamv1alpha1.IPClaim {
-	t.Helper()
-	if err := env.Client.Create(context.Background(), claim); err != nil {
-		t.Fatalf("create IPClaim %s: %v", claim.Name, err)
-	}
-	name := claim.Name
-	t.Cleanup(func() {
-		obj := &ipamv1alpha1.IPClaim{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		if err := env.Client.Delete(context.Background(), obj); err != nil && !apierrors.IsNotFound(err) {
-			t.Errorf("delete IPClaim %s: %v", name, err)
-		}
-	})
-	return claim
-}
-
-// deleteClaim deletes a claim by name.
-func deleteClaim(t *testing.T, name string) {
-	t.Helper()
-	obj := &ipamv1alpha1.IPClaim{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if err := env.Client.Delete(context.Background(), obj); err != nil {
-		t.Fatalf("delete IPClaim %s: %v", name, err)
-	}
 }
 
 // getClaim reads a claim from the API server.

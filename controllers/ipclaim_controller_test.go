@@ -42,7 +42,7 @@ func releasedTotal(t *testing.T, reason string) float64 {
 func TestGCReleasesClaimOfDeletedPodAfterGracePeriod(t *testing.T) {
 	t.Parallel()
 	pod := env.CreatePod(t, metav1.NamespaceDefault, "gc-deleted", nil)
-	claim := createClaim(t, harness.AddressClaim("gc", "", "10.106.0.10", 28, harness.PodOwner(pod, "sandbox-"+string(pod.UID))))
+	claim := env.CreateClaim(t, harness.AddressClaim("gc", "", "10.106.0.10", 28, harness.PodOwner(pod, "sandbox-"+string(pod.UID))))
 	releasedBefore := releasedTotal(t, ipamv1alpha1.ReasonPodGone)
 	harness.Consistently(t, time.Second, func() error { return expectNotOrphaned(claim.Name) })
 
@@ -72,13 +72,13 @@ func TestGCReleasesClaimOfDeletedPodAfterGracePeriod(t *testing.T) {
 func TestGCReleasesClaimOfPodRecreatedUnderSameName(t *testing.T) {
 	t.Parallel()
 	old := env.CreatePod(t, metav1.NamespaceDefault, "gc-recreated", nil)
-	oldClaim := createClaim(t, harness.AddressClaim("gc", "", "10.106.0.20", 28, harness.PodOwner(old, "sandbox-"+string(old.UID))))
+	oldClaim := env.CreateClaim(t, harness.AddressClaim("gc", "", "10.106.0.20", 28, harness.PodOwner(old, "sandbox-"+string(old.UID))))
 	env.DeletePod(t, old)
 	pod := env.CreatePod(t, metav1.NamespaceDefault, old.Name, nil)
 	if pod.UID == old.UID {
 		t.Fatalf("the recreated pod kept uid %s", pod.UID)
 	}
-	newClaim := createClaim(t, harness.AddressClaim("gc", "", "10.106.0.21", 28, harness.PodOwner(pod, "sandbox-"+string(pod.UID))))
+	newClaim := env.CreateClaim(t, harness.AddressClaim("gc", "", "10.106.0.21", 28, harness.PodOwner(pod, "sandbox-"+string(pod.UID))))
 
 	// The name is taken again, but not by the pod the claim was made for.
 	harness.Eventually(t, gcTimeout, func() error { return env.ExpectGone(oldClaim) })
@@ -95,10 +95,10 @@ func TestGCKeepsClaimsOfLivePodsAndOtherRuntimes(t *testing.T) {
 	if len(live.Status.PodIPs) != 0 || live.Status.PodIP != "" {
 		t.Fatalf("pod %s has IPs %v; the test needs a pod without any", pod.Name, live.Status.PodIPs)
 	}
-	podClaim := createClaim(t, harness.AddressClaim("gc", "", "10.106.0.30", 28, harness.PodOwner(pod, "sandbox-"+string(pod.UID))))
+	podClaim := env.CreateClaim(t, harness.AddressClaim("gc", "", "10.106.0.30", 28, harness.PodOwner(pod, "sandbox-"+string(pod.UID))))
 	// A container runtime other than Kubernetes records no pod: nothing can
 	// prove such a claim leaked, so it is never collected.
-	runtimeClaim := createClaim(t, harness.AddressClaim("gc", "", "10.106.0.31", 28, harness.RuntimeOwner("containerd-only")))
+	runtimeClaim := env.CreateClaim(t, harness.AddressClaim("gc", "", "10.106.0.31", 28, harness.RuntimeOwner("containerd-only")))
 
 	// Longer than a grace period and a scan, so that every path has run.
 	harness.Consistently(t, 2*testGracePeriod+testScanInterval, func() error {
@@ -111,20 +111,20 @@ func TestGCReleasesEmptyBlocksOfDeletedNode(t *testing.T) {
 	const pool = "gc-blocks"
 	env.CreatePool(t, pool, ipamv1alpha1.IPPoolSpec{CIDR: "10.107.0.0/24", BlockSize: ptr.To[int32](28)})
 	gone, stays := env.CreateNode(t, "gc-node-gone"), env.CreateNode(t, "gc-node-stays")
-	empty := createClaim(t, harness.BlockClaim(pool, gone.Name, "10.107.0.0/28"))
-	used := createClaim(t, harness.BlockClaim(pool, gone.Name, "10.107.0.16/28"))
-	other := createClaim(t, harness.BlockClaim(pool, stays.Name, "10.107.0.32/28"))
+	empty := env.CreateClaim(t, harness.BlockClaim(pool, gone.Name, "10.107.0.0/28"))
+	used := env.CreateClaim(t, harness.BlockClaim(pool, gone.Name, "10.107.0.16/28"))
+	other := env.CreateClaim(t, harness.BlockClaim(pool, stays.Name, "10.107.0.32/28"))
 	// An address inside the used block, deliberately without labels: the
 	// collector must see it by the address, not by a label.
 	inside := harness.AddressClaim(pool, "", "10.107.0.20", 0, harness.RuntimeOwner("inside"))
 	inside.Labels = nil
-	createClaim(t, inside)
+	env.CreateClaim(t, inside)
 	harness.Eventually(t, operatorTimeout, func() error { // found by nothing else
 		return mgr.GetCache().Get(context.Background(), client.ObjectKeyFromObject(inside), &ipamv1alpha1.IPClaim{})
 	})
 	// An address of another pool inside the empty block's range does not
 	// keep it.
-	createClaim(t, harness.AddressClaim("gc-elsewhere", "", "10.107.0.5", 0, harness.RuntimeOwner("elsewhere")))
+	env.CreateClaim(t, harness.AddressClaim("gc-elsewhere", "", "10.107.0.5", 0, harness.RuntimeOwner("elsewhere")))
 	releasedBefore := releasedTotal(t, ipamv1alpha1.ReasonNodeGone)
 
 	env.DeleteNode(t, gone.Name)
@@ -138,7 +138,7 @@ func TestGCReleasesEmptyBlocksOfDeletedNode(t *testing.T) {
 
 	// Once its last address goes, the block goes too (found by the periodic
 	// scan, since the address claim had no block label).
-	deleteClaim(t, inside.Name)
+	env.DeleteClaim(t, inside.Name)
 	harness.Eventually(t, testScanInterval+operatorTimeout, func() error { return env.ExpectGone(used) })
 	// The event follows the count: once it is there, so is the count.
 	harness.Eventually(t, operatorTimeout, func() error { return expectEvent(used.Name, eventReleased, corev1.EventTypeNormal) })
@@ -155,7 +155,7 @@ func TestReleaseRefusesClaimChangedSinceObserved(t *testing.T) {
 	gc := &IPClaimReconciler{Client: env.Client, APIReader: env.Client, Recorder: mgr.GetEventRecorder("test")}
 	const name = "10.110.0.5"
 	// Owners without a pod keep the running collector from releasing it.
-	createClaim(t, harness.AddressClaim("gc", "", name, 28, harness.RuntimeOwner("first")))
+	env.CreateClaim(t, harness.AddressClaim("gc", "", name, 28, harness.RuntimeOwner("first")))
 	observed, err := getClaim(name)
 	if err != nil {
 		t.Fatal(err)
@@ -163,9 +163,9 @@ func TestReleaseRefusesClaimChangedSinceObserved(t *testing.T) {
 
 	// Between observation and release, the address is released and taken
 	// again by another container: same name, another uid.
-	deleteClaim(t, name)
+	env.DeleteClaim(t, name)
 	harness.Eventually(t, 5*time.Second, func() error { return env.ExpectGone(observed.DeepCopy()) })
-	createClaim(t, harness.AddressClaim("gc", "", name, 28, harness.RuntimeOwner("second")))
+	env.CreateClaim(t, harness.AddressClaim("gc", "", name, 28, harness.RuntimeOwner("second")))
 	// The running operator marks it once (its pool is missing): let that
 	// write land first, so that the copies below stay current.
 	harness.Eventually(t, operatorTimeout, func() error {
@@ -228,7 +228,7 @@ func TestGCKeepsClaimsOfStaticPods(t *testing.T) {
 	t.Cleanup(func() { env.DeletePod(t, mirror) })
 	owner := harness.PodOwner(mirror, "sandbox-static")
 	owner.UID = staticUID
-	claim := createClaim(t, harness.AddressClaim("gc", "", "10.106.0.40", 28, owner))
+	claim := env.CreateClaim(t, harness.AddressClaim("gc", "", "10.106.0.40", 28, owner))
 
 	harness.Consistently(t, 2*testGracePeriod+testScanInterval, func() error { return expectNotOrphaned(claim.Name) })
 	env.DeletePod(t, mirror)
@@ -244,9 +244,9 @@ func TestGCReleasesEmptyBlocksOfMissingPools(t *testing.T) {
 	const pool = "gc-pool-gone"
 	live := env.CreateNode(t, "gc-node-of-gone-pool")
 	// The address first: a block is released as soon as it is seen empty.
-	createClaim(t, harness.AddressClaim(pool, live.Name, "10.109.0.20", 28, harness.RuntimeOwner("still-here")))
-	empty := createClaim(t, harness.BlockClaim(pool, live.Name, "10.109.0.0/28"))
-	used := createClaim(t, harness.BlockClaim(pool, live.Name, "10.109.0.16/28"))
+	env.CreateClaim(t, harness.AddressClaim(pool, live.Name, "10.109.0.20", 28, harness.RuntimeOwner("still-here")))
+	empty := env.CreateClaim(t, harness.BlockClaim(pool, live.Name, "10.109.0.0/28"))
+	used := env.CreateClaim(t, harness.BlockClaim(pool, live.Name, "10.109.0.16/28"))
 	harness.Eventually(t, operatorTimeout, func() error { return env.ExpectGone(empty) })
 	harness.Consistently(t, 2*time.Second, func() error { _, err := getClaim(used.Name); return err })
 	harness.Eventually(t, operatorTimeout, func() error { return expectEvent(empty.Name, eventReleased, corev1.EventTypeNormal) })
@@ -260,7 +260,7 @@ func TestDeletedPoolReleasesEmptyBlocksOfLiveNodes(t *testing.T) {
 	const pool = "gc-deleted-pool"
 	env.CreatePool(t, pool, ipamv1alpha1.IPPoolSpec{CIDR: "10.111.0.0/24", BlockSize: ptr.To[int32](28)})
 	live := env.CreateNode(t, "gc-node-of-deleted-pool")
-	block := createClaim(t, harness.BlockClaim(pool, live.Name, "10.111.0.0/28"))
+	block := env.CreateClaim(t, harness.BlockClaim(pool, live.Name, "10.111.0.0/28"))
 	harness.Consistently(t, 2*time.Second, func() error { _, err := getClaim(block.Name); return err })
 	if err := env.Client.Delete(context.Background(), &ipamv1alpha1.IPPool{ObjectMeta: metav1.ObjectMeta{Name: pool}}); err != nil {
 		t.Fatal(err)

@@ -94,15 +94,15 @@ func TestPoolStatusMatchesRecountAfterChurn(t *testing.T) {
 		}
 	}
 	for _, a := range excluded {
-		createClaim(t, harness.AddressClaim(pool, "", a, 28, harness.RuntimeOwner("excluded-"+a)))
+		env.CreateClaim(t, harness.AddressClaim(pool, "", a, 28, harness.RuntimeOwner("excluded-"+a)))
 	}
 	// Blocks of a live node: the collector would release empty blocks of a
 	// node that does not exist.
 	node := env.CreateNode(t, "recount-node")
 	for _, cidr := range []string{"10.101.0.0/28", "10.101.0.16/28", "10.101.0.32/28"} {
-		createClaim(t, harness.BlockClaim(pool, node.Name, cidr))
+		env.CreateClaim(t, harness.BlockClaim(pool, node.Name, cidr))
 	}
-	deleteClaim(t, ipspace.BlockClaimName(mustPrefix(t, "10.101.0.16/28")))
+	env.DeleteClaim(t, ipspace.BlockClaimName(mustPrefix(t, "10.101.0.16/28")))
 
 	// The recount: what the API server holds, independently of the cache.
 	claims := &ipamv1alpha1.IPClaimList{}
@@ -134,7 +134,7 @@ func TestPoolConditionsFollowFillLevel(t *testing.T) {
 		)
 	})
 	for i := 1; i <= 6; i++ {
-		createClaim(t, harness.AddressClaim(pool, "", fmt.Sprintf("10.102.0.%d", i), 30, harness.RuntimeOwner(fmt.Sprint(i))))
+		env.CreateClaim(t, harness.AddressClaim(pool, "", fmt.Sprintf("10.102.0.%d", i), 30, harness.RuntimeOwner(fmt.Sprint(i))))
 	}
 	harness.Eventually(t, operatorTimeout, func() error {
 		p, err := env.GetPool(pool)
@@ -148,8 +148,8 @@ func TestPoolConditionsFollowFillLevel(t *testing.T) {
 			expectEvent(pool, eventExhausted, corev1.EventTypeWarning),
 		)
 	})
-	deleteClaim(t, "10.102.0.2")
-	deleteClaim(t, "10.102.0.5")
+	env.DeleteClaim(t, "10.102.0.2")
+	env.DeleteClaim(t, "10.102.0.5")
 	harness.Eventually(t, operatorTimeout, func() error {
 		p, err := env.GetPool(pool)
 		if err != nil {
@@ -248,9 +248,9 @@ func TestDeletedPoolWaitsForItsClaims(t *testing.T) {
 	const pool = "terminating"
 	env.CreatePool(t, pool, ipamv1alpha1.IPPoolSpec{CIDR: "10.105.0.0/24", BlockSize: ptr.To[int32](28)})
 	for _, a := range []string{"10.105.0.10", "10.105.0.11"} {
-		createClaim(t, harness.AddressClaim(pool, "", a, 28, harness.RuntimeOwner(a)))
+		env.CreateClaim(t, harness.AddressClaim(pool, "", a, 28, harness.RuntimeOwner(a)))
 	}
-	createClaim(t, harness.BlockClaim(pool, env.CreateNode(t, "terminating-node").Name, "10.105.0.0/28"))
+	env.CreateClaim(t, harness.BlockClaim(pool, env.CreateNode(t, "terminating-node").Name, "10.105.0.0/28"))
 	harness.Eventually(t, operatorTimeout, func() error {
 		p, err := env.GetPool(pool)
 		if err != nil {
@@ -276,11 +276,11 @@ func TestDeletedPoolWaitsForItsClaims(t *testing.T) {
 	harness.Eventually(t, operatorTimeout, terminating("waiting for 3 claims to be released"))
 	harness.Consistently(t, time.Second, terminating("waiting for 3 claims"))
 
-	deleteClaim(t, "10.105.0.10")
+	env.DeleteClaim(t, "10.105.0.10")
 	harness.Eventually(t, operatorTimeout, terminating("waiting for 2 claims"))
 	// The last address of the node's block goes: the collector releases
 	// the block of the pool being deleted, and the pool goes with it.
-	deleteClaim(t, "10.105.0.11")
+	env.DeleteClaim(t, "10.105.0.11")
 	harness.Eventually(t, operatorTimeout, func() error {
 		return env.ExpectGone(&ipamv1alpha1.IPClaim{ObjectMeta: metav1.ObjectMeta{Name: ipspace.BlockClaimName(mustPrefix(t, "10.105.0.0/28"))}})
 	})

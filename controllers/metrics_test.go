@@ -14,9 +14,9 @@ func TestMetricsServePoolGauges(t *testing.T) {
 	const pool = "metrics"
 	// Six usable addresses in two /30 blocks.
 	env.CreatePool(t, pool, ipamv1alpha1.IPPoolSpec{CIDR: "10.109.0.0/29", BlockSize: ptr.To[int32](30)})
-	createClaim(t, harness.AddressClaim(pool, "", "10.109.0.1", 30, harness.RuntimeOwner("a")))
-	createClaim(t, harness.AddressClaim(pool, "", "10.109.0.2", 30, harness.RuntimeOwner("b")))
-	createClaim(t, harness.BlockClaim(pool, env.CreateNode(t, "metrics-node").Name, "10.109.0.0/30"))
+	env.CreateClaim(t, harness.AddressClaim(pool, "", "10.109.0.1", 30, harness.RuntimeOwner("a")))
+	env.CreateClaim(t, harness.AddressClaim(pool, "", "10.109.0.2", 30, harness.RuntimeOwner("b")))
+	env.CreateClaim(t, harness.BlockClaim(pool, env.CreateNode(t, "metrics-node").Name, "10.109.0.0/30"))
 
 	want := map[string]float64{
 		`ipkeeper_pool_capacity{pool="metrics"}`:  6,

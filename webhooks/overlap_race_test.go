@@ -55,16 +55,17 @@ func TestOverlappingPoolsCreatedAtOnce(t *testing.T) {
 		})
 	}
 	// Watch a while longer: the controller must not make a second pool Ready.
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	harness.Consistently(t, 2*time.Second, func() error {
 		for round := range rounds {
 			pair := []*ipamv1alpha1.IPPool{
 				pool(fmt.Sprintf("race-%d-a", round), ""), pool(fmt.Sprintf("race-%d-b", round), ""),
 			}
 			if n := readyCount(t, pair); n > 1 {
-				t.Fatalf("round %d: both overlapping pools are Ready", round)
+				return fmt.Errorf("round %d: both overlapping pools are Ready", round)
 			}
 		}
-	}
+		return nil
+	})
 }
 
 // createAtOnce creates pools concurrently, released together.

@@ -66,7 +66,7 @@ func (d *demo) startNode(ctx context.Context, name string) (*simNode, error) {
 	if err := d.env.Client.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
 		return nil, fmt.Errorf("register node %s: %w", name, err)
 	}
-	pod, err := d.env.NewNodeAgentPod("ipkeeper-node-agent-"+name, name)
+	pod, err := harness.NewNodeAgentPod(ctx, d.env.Client, "ipkeeper-node-agent-"+name, name)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func (n *simNode) stopAgent() {
 // writeToken writes a token bound to the node agent's pod where the
 // kubelet projects it.
 func (d *demo) writeToken(n *simNode) error {
-	token, err := d.env.RequestBoundToken(n.agentPod, tokenLifetime)
+	token, err := harness.RequestBoundToken(context.Background(), d.env.Client, n.agentPod, tokenLifetime)
 	if err != nil {
 		return err
 	}

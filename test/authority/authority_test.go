@@ -25,8 +25,8 @@ func TestPodsStartWithTheOperatorDown(t *testing.T) {
 	ctx := context.Background()
 	installAuthority(t)
 	env.CreateReadyPool(t, "down-v4", ipamv1alpha1.IPPoolSpec{CIDR: "10.70.0.0/24", BlockSize: ptr.To[int32](28)})
-	token := nodeCredential(t, "node-down")
-	waitForPolicy(t, env.TokenClient(t, token), "down-v4", "node-down")
+	token := env.NodeToken(t, "node-down")
+	env.WaitForNodePolicy(t, env.TokenClient(t, token), policyTimeout)
 	n := newTokenNode(t, "node-down", token, "down-v4")
 	stopEverything(t)
 
@@ -63,8 +63,8 @@ func TestNodeCredentialsWriteOnlyTheirNode(t *testing.T) {
 	grantNodeUpdates(t)
 	env.CreateReadyPool(t, "nodes-v4", ipamv1alpha1.IPPoolSpec{CIDR: "10.71.0.0/24"})
 	env.CreateNode(t, "node-b")
-	nodeA := env.TokenClient(t, nodeCredential(t, "node-a"))
-	waitForPolicy(t, nodeA, "nodes-v4", "node-a")
+	nodeA := env.TokenClient(t, env.NodeToken(t, "node-a"))
+	env.WaitForNodePolicy(t, nodeA, policyTimeout)
 
 	for _, operatorUp := range []bool{true, false} {
 		t.Run(fmt.Sprintf("operator up %v", operatorUp), func(t *testing.T) {
@@ -88,7 +88,7 @@ func expectNodeBoundWrites(t *testing.T, nodeA client.Client, operatorUp bool) {
 	addr := func(i int) string { return fmt.Sprintf("10.71.0.%d", base+i) }
 	other := harness.AddressClaim("nodes-v4", "node-b", addr(0), 24, harness.RuntimeOwner("c-b"))
 	if operatorUp {
-		createClaim(t, other)
+		env.CreateClaim(t, other)
 	} else {
 		createWithoutWebhook(t, other)
 	}
@@ -126,28 +126,40 @@ func stopEverything(t *testing.T) {
 	cluster.StopWebhooksFor(t)
 }
 
-// TestNodeAccountNeedsANodeBoundToken has the node service account write
-// with a token bound to nothing: the policy refuses every write.
+// TestNodeAccountNeedsANodeBoundToken has the node service account create,
+// change and release claims with a token bound to nothing: the policy
+// refuses every write.
 func TestNodeAccountNeedsANodeBoundToken(t *testing.T) {
+	ctx := context.Background()
 	installAuthority(t)
+	grantNodeUpdates(t)
 	env.CreateReadyPool(t, "unbound-v4", ipamv1alpha1.IPPoolSpec{CIDR: "10.72.0.0/24"})
 	env.CreateNode(t, "node-u")
 	env.CreateNodeAgentPod(t, "agent-node-u", "node-u") // creates the account
 	unbound := env.TokenClient(t, env.UnboundToken(t))
-	claim := harness.AddressClaim("unbound-v4", "node-u", "10.72.0.5", 24, harness.RuntimeOwner("c-u"))
-	var err error
-	harness.Eventually(t, policyTimeout, func() error {
-		if err = unbound.Create(context.Background(), claim.DeepCopy()); err == nil {
-			deleteClaim(claim)
-			return fmt.Errorf("the node account without a node-bound token created a claim")
-		}
-		if !isPolicyDenial(err) {
-			return fmt.Errorf("not the policy's refusal yet (the API server may not see the new account or its rights): %w", err)
-		}
-		return nil
-	})
-	expectPolicyDenial(t, err, "system:serviceaccount:ipkeeper-system:ipkeeper-node may write IPClaims only with a token bound to a pod on its node, "+
-		"and this credential names no node: run the CNI plugin with the kubeconfig the ipkeeper node agent writes on the node")
+	existing := env.CreateClaim(t, harness.AddressClaim("unbound-v4", "node-u", "10.72.0.6", 24, harness.RuntimeOwner("c-u6")))
+	created := harness.AddressClaim("unbound-v4", "node-u", "10.72.0.5", 24, harness.RuntimeOwner("c-u5"))
+	changed := existing.DeepCopy()
+	changed.Annotations = map[string]string{"example.com/taken-over": "yes"}
+	writes := map[string]func() error{
+		"create": func() error { return unbound.Create(ctx, created.DeepCopy()) },
+		"update": func() error { return unbound.Update(ctx, changed.DeepCopy()) },
+		"delete": func() error { return unbound.Delete(ctx, existing.DeepCopy()) },
+	}
+	for verb, write := range writes {
+		var err error
+		harness.Eventually(t, policyTimeout, func() error {
+			if err = write(); err == nil {
+				t.Fatalf("the node account without a node-bound token could %s a claim", verb)
+			}
+			if !harness.IsPolicyDenial(err) {
+				return fmt.Errorf("%s: not the policy's refusal yet (the API server may not see the new account or its rights): %w", verb, err)
+			}
+			return nil
+		})
+		expectPolicyDenial(t, err, "system:serviceaccount:ipkeeper-system:ipkeeper-node may write IPClaims only with a token bound to a pod on its node, "+
+			"and this credential names no node: run the CNI plugin with the kubeconfig the ipkeeper node agent writes on the node")
+	}
 }
 
 // TestClaimsBreakingTheirPoolAreMarked has a person's claim outside its
@@ -176,8 +188,8 @@ func TestClaimsBreakingTheirPoolAreMarked(t *testing.T) {
 		}
 	}
 
-	nodeC := env.TokenClient(t, nodeCredential(t, "node-c"))
-	waitForPolicy(t, nodeC, "checked-v4", "node-c")
+	nodeC := env.TokenClient(t, env.NodeToken(t, "node-c"))
+	env.WaitForNodePolicy(t, nodeC, policyTimeout)
 	first := harness.AddressClaim("checked-v4", "node-c", "10.73.0.7", 24, harness.RuntimeOwner("c-dup"))
 	second := harness.AddressClaim("checked-v4", "node-c", "10.73.0.8", 24, harness.RuntimeOwner("c-dup"))
 	for _, c := range []*ipamv1alpha1.IPClaim{first, second} {

@@ -3,7 +3,6 @@ package authority
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/containernetworking/cni/libcni"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -32,45 +30,10 @@ func installAuthority(t *testing.T) {
 		"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
 }
 
-// nodeCredential creates node and a node agent pod on it, and returns a
-// token of the node service account bound to that pod: what the kubelet
-// projects into the node agent's pod.
-func nodeCredential(t *testing.T, node string) string {
-	t.Helper()
-	env.CreateNode(t, node)
-	return env.BoundToken(t, env.CreateNodeAgentPod(t, "agent-"+node, node))
-}
-
-// waitForPolicy waits until the policy refuses c, a client with node's
-// credential, a claim for another node.
-func waitForPolicy(t *testing.T, c client.Client, pool, node string) {
-	t.Helper()
-	probe := harness.AddressClaim(pool, "policy-probe-node", "10.255.255.1", 24, harness.RuntimeOwner("c-probe"))
-	harness.Eventually(t, policyTimeout, func() error {
-		err := c.Create(context.Background(), probe.DeepCopy())
-		if err == nil {
-			_ = env.Client.Delete(context.Background(), probe)
-			return fmt.Errorf("node %s could still claim for another node", node)
-		}
-		if !isPolicyDenial(err) {
-			return fmt.Errorf("claim for another node: %w (want a denial by the admission policy)", err)
-		}
-		return nil
-	})
-}
-
-// policyDenial starts the message of every refusal of the node-claims
-// policy, as config/default names it.
-const policyDenial = "ValidatingAdmissionPolicy 'ipkeeper-node-claims' with binding 'ipkeeper-node-claims' denied request: "
-
-func isPolicyDenial(err error) bool {
-	return apierrors.IsForbidden(err) && strings.Contains(err.Error(), policyDenial)
-}
-
 // expectPolicyDenial fails unless err is the policy's refusal with message.
 func expectPolicyDenial(t *testing.T, err error, message string) {
 	t.Helper()
-	if !isPolicyDenial(err) || !strings.HasSuffix(err.Error(), policyDenial+message) {
+	if !harness.IsPolicyDenial(err) || !strings.HasSuffix(err.Error(), harness.PolicyDenial+message) {
 		t.Fatalf("error = %v\nwant the admission policy's refusal: %s", err, message)
 	}
 }
@@ -97,16 +60,8 @@ func grantNodeUpdates(t *testing.T) {
 	}
 }
 
-// createClaim creates claim as an administrator and deletes it when the
-// test ends.
-func createClaim(t *testing.T, claim *ipamv1alpha1.IPClaim) {
-	t.Helper()
-	if err := env.Client.Create(context.Background(), claim); err != nil {
-		t.Fatalf("create IPClaim %s: %v", claim.Name, err)
-	}
-	t.Cleanup(func() { deleteClaim(claim) })
-}
-
+// deleteClaim deletes claim if it exists, as an administrator: the end of
+// a test that may or may not have made it.
 func deleteClaim(claim *ipamv1alpha1.IPClaim) {
 	_ = env.Client.Delete(context.Background(), &ipamv1alpha1.IPClaim{ObjectMeta: metav1.ObjectMeta{Name: claim.Name}})
 }

@@ -20,8 +20,28 @@ type node struct {
 	kubeconfig string
 }
 
+// newNode creates a node whose plugin uses the administrator's kubeconfig.
 func newNode(t *testing.T, name string) *node {
 	env.CreateNode(t, name)
+	return nodeWith(t, name, kubeconfig)
+}
+
+// newBoundNode creates a node whose plugin authenticates as on a real
+// node: with a token of the node service account bound to a node agent
+// pod on it, so that its requests skip the webhook and the admission
+// policy judges them. The test installs the node side of config/default
+// first.
+func newBoundNode(t *testing.T, name string) *node {
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := harness.WriteKubeconfig(env.TokenConfig(env.NodeToken(t, name)), path); err != nil {
+		t.Fatal(err)
+	}
+	return nodeWith(t, name, path)
+}
+
+// nodeWith returns node name, whose plugin uses kubeconfig, with a data
+// dir and a libcni cache of its own.
+func nodeWith(t *testing.T, name, kubeconfig string) *node {
 	dir := t.TempDir()
 	return &node{
 		name:       name,
@@ -29,20 +49,6 @@ func newNode(t *testing.T, name string) *node {
 		cni:        libcni.NewCNIConfigWithCacheDir([]string{binDir}, filepath.Join(dir, "cache"), nil),
 		kubeconfig: kubeconfig,
 	}
-}
-
-// newBoundNode is newNode whose plugin authenticates as on a real node:
-// with a token of the node service account bound to a node agent pod on
-// it, so that its requests skip the webhook and the admission policy
-// judges them. The test installs the node side of config/default first.
-func newBoundNode(t *testing.T, name string) *node {
-	n := newNode(t, name)
-	token := env.BoundToken(t, env.CreateNodeAgentPod(t, "agent-"+name, name))
-	n.kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
-	if err := harness.WriteKubeconfig(env.TokenConfig(token), n.kubeconfig); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // ipamConfig is the ipam section the node uses.

@@ -23,6 +23,9 @@ var packages = map[string]string{
 	"ipkeeper":       "./cni",
 	"ipkeeper-agent": "./cni/agent",
 	"manager":        ".",
+	// The raw-create baseline of the benchmarks, which make build does not
+	// build.
+	"rawcreate": "./test/perf/rawcreate",
 }
 
 // Binaries are the project's binaries the tests execute, built static and
@@ -53,16 +56,24 @@ func PrepareBinaries(names ...string) (*Binaries, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create a directory for the binaries: %w", err)
 	}
-	for _, name := range names {
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s", "-o", filepath.Join(temp, name), packages[name])
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		cmd.Dir = RepoRoot()
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			return nil, errors.Join(fmt.Errorf("build %s: %w", name, err), os.RemoveAll(temp))
-		}
+	if err := Build(temp, names...); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(temp))
 	}
 	return &Binaries{Dir: temp, temp: temp}, nil
+}
+
+// Build builds the binaries names into dir, static and stripped as make
+// build builds them.
+func Build(dir string, names ...string) error {
+	for _, name := range names {
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s", "-o", filepath.Join(dir, name), packages[name])
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Dir = RepoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %w: %s", name, err, out)
+		}
+	}
+	return nil
 }
 
 // PreparePlugin returns the ipkeeper plugin binary, as PrepareBinaries.

@@ -209,3 +209,29 @@ func (e *Env) DeletePod(t testing.TB, pod *corev1.Pod) {
 	}
 	Eventually(t, podTimeout, func() error { return e.ExpectGone(key) })
 }
+
+// CreateClaim creates claim and deletes it when the test ends if it still
+// exists.
+func (e *Env) CreateClaim(t testing.TB, claim *ipamv1alpha1.IPClaim) *ipamv1alpha1.IPClaim {
+	t.Helper()
+	if err := e.Client.Create(context.Background(), claim); err != nil {
+		t.Fatalf("create IPClaim %s: %v", claim.Name, err)
+	}
+	name := claim.Name
+	t.Cleanup(func() {
+		obj := &ipamv1alpha1.IPClaim{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if err := e.Client.Delete(context.Background(), obj); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("delete IPClaim %s: %v", name, err)
+		}
+	})
+	return claim
+}
+
+// DeleteClaim deletes a claim by name.
+func (e *Env) DeleteClaim(t testing.TB, name string) {
+	t.Helper()
+	obj := &ipamv1alpha1.IPClaim{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := e.Client.Delete(context.Background(), obj); err != nil {
+		t.Fatalf("delete IPClaim %s: %v", name, err)
+	}
+}

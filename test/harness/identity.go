@@ -2,8 +2,11 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -21,21 +24,21 @@ const (
 	NodeServiceAccount = "ipkeeper-node"
 )
 
-// tokenLifetime is the lifetime of the tokens the tests request: the
-// shortest the API server grants.
-const tokenLifetime = 600
+// tokenLifetime is the lifetime of the tokens the tests request: longer
+// than any test or benchmark runs.
+const tokenLifetime = 2 * 60 * 60
 
-// NewNodeAgentPod creates, in the operator's namespace, a pod of the node
-// agent's service account scheduled on node, as the node agent's DaemonSet
-// makes one: the pod a projected token is bound to. The namespace and the
-// service account are created when missing; the node must exist.
-func (e *Env) NewNodeAgentPod(name, node string) (*corev1.Pod, error) {
-	ctx := context.Background()
+// NewNodeAgentPod creates with c, in the operator's namespace, a pod of the
+// node agent's service account scheduled on node, as the node agent's
+// DaemonSet makes one: the pod a projected token is bound to. The
+// namespace and the service account are created when missing; the node
+// must exist.
+func NewNodeAgentPod(ctx context.Context, c client.Client, name, node string) (*corev1.Pod, error) {
 	for _, obj := range []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: OperatorNamespace, Name: NodeServiceAccount}},
 	} {
-		if err := e.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := c.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, fmt.Errorf("create %T %s: %w", obj, obj.GetName(), err)
 		}
 	}
@@ -46,7 +49,7 @@ func (e *Env) NewNodeAgentPod(name, node string) (*corev1.Pod, error) {
 			Containers: []corev1.Container{{Name: "node-agent", Image: "registry.invalid/ipkeeper:test"}},
 		},
 	}
-	if err := e.Client.Create(ctx, pod); err != nil {
+	if err := c.Create(ctx, pod); err != nil {
 		return nil, fmt.Errorf("create the node agent pod %s on %s: %w", name, node, err)
 	}
 	return pod, nil
@@ -56,12 +59,22 @@ func (e *Env) NewNodeAgentPod(name, node string) (*corev1.Pod, error) {
 // the test ends.
 func (e *Env) CreateNodeAgentPod(t testing.TB, name, node string) *corev1.Pod {
 	t.Helper()
-	pod, err := e.NewNodeAgentPod(name, node)
+	pod, err := NewNodeAgentPod(context.Background(), e.Client, name, node)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.DeletePod(t, pod) })
 	return pod
+}
+
+// NodeToken creates node and a node agent pod on it, and returns a token
+// of the node service account bound to that pod: what the kubelet projects
+// into the node agent's pod, the credential of the node's plugin. The
+// node and the pod are deleted when the test ends.
+func (e *Env) NodeToken(t testing.TB, node string) string {
+	t.Helper()
+	e.CreateNode(t, node)
+	return e.BoundToken(t, e.CreateNodeAgentPod(t, "agent-"+node, node))
 }
 
 // BoundToken returns a token of the node service account bound to pod, the
@@ -70,35 +83,36 @@ func (e *Env) CreateNodeAgentPod(t testing.TB, name, node string) *corev1.Pod {
 // the pod exists.
 func (e *Env) BoundToken(t testing.TB, pod *corev1.Pod) string {
 	t.Helper()
-	token, err := e.RequestBoundToken(pod, tokenLifetime)
+	token, err := RequestBoundToken(context.Background(), e.Client, pod, tokenLifetime)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return token
 }
 
-// RequestBoundToken is BoundToken, with a lifetime in seconds.
-func (e *Env) RequestBoundToken(pod *corev1.Pod, lifetime int64) (string, error) {
-	return e.requestToken(&authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID}, lifetime)
+// RequestBoundToken requests with c a token of the node service account
+// bound to pod, with a lifetime in seconds.
+func RequestBoundToken(ctx context.Context, c client.Client, pod *corev1.Pod, lifetime int64) (string, error) {
+	return requestToken(ctx, c, &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID}, lifetime)
 }
 
 // UnboundToken returns a token of the node service account that is bound
 // to nothing, hence to no node.
 func (e *Env) UnboundToken(t testing.TB) string {
 	t.Helper()
-	token, err := e.requestToken(nil, tokenLifetime)
+	token, err := requestToken(context.Background(), e.Client, nil, tokenLifetime)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return token
 }
 
-func (e *Env) requestToken(bound *authenticationv1.BoundObjectReference, lifetime int64) (string, error) {
+func requestToken(ctx context.Context, c client.Client, bound *authenticationv1.BoundObjectReference, lifetime int64) (string, error) {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: OperatorNamespace, Name: NodeServiceAccount}}
 	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
 		ExpirationSeconds: ptr.To(lifetime), BoundObjectRef: bound,
 	}}
-	if err := e.Client.SubResource("token").Create(context.Background(), sa, req); err != nil {
+	if err := c.SubResource("token").Create(ctx, sa, req); err != nil {
 		return "", fmt.Errorf("request a token of %s/%s: %w", OperatorNamespace, NodeServiceAccount, err)
 	}
 	return req.Status.Token, nil
@@ -118,4 +132,33 @@ func (e *Env) TokenClient(t testing.TB, token string) client.Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// PolicyDenial starts the message of every refusal of the node-claims
+// admission policy, as config/default names it.
+const PolicyDenial = "ValidatingAdmissionPolicy 'ipkeeper-node-claims' with binding 'ipkeeper-node-claims' denied request: "
+
+// IsPolicyDenial reports whether err is a refusal of the node-claims
+// admission policy.
+func IsPolicyDenial(err error) bool {
+	return apierrors.IsForbidden(err) && strings.Contains(err.Error(), PolicyDenial)
+}
+
+// WaitForNodePolicy waits until the admission policy refuses nodeClient, a
+// client with a node's credential, a claim for another node: until then
+// the API server has not compiled the policy just installed.
+func (e *Env) WaitForNodePolicy(t testing.TB, nodeClient client.Client, timeout time.Duration) {
+	t.Helper()
+	probe := AddressClaim("policy-probe", "policy-probe-node", "10.255.255.1", 24, RuntimeOwner("c-probe"))
+	Eventually(t, timeout, func() error {
+		err := nodeClient.Create(context.Background(), probe.DeepCopy())
+		switch {
+		case err == nil:
+			_ = e.Client.Delete(context.Background(), probe)
+			return errors.New("a node credential could still claim for another node")
+		case IsPolicyDenial(err):
+			return nil
+		}
+		return fmt.Errorf("claim for another node: %w (want a denial by the admission policy)", err)
+	})
 }

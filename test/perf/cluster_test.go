@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,11 +14,9 @@ import (
 	"github.com/containernetworking/cni/libcni"
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/test/harness"
@@ -90,13 +87,10 @@ func prepareBinaries() (*binaries, error) {
 		return nil, errors.Join(err, project.Remove())
 	}
 	bins := &binaries{project: project, temp: temp, path: []string{project.Dir, temp}}
-	// Built as the plugin is built (make build, harness.PrepareBinaries):
-	// static and stripped, so that neither starts faster for its build.
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s", "-o", bins.Path(rawcreateName), "./test/perf/rawcreate")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	cmd.Dir = harness.RepoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, errors.Join(fmt.Errorf("build rawcreate: %w: %s", err, out), bins.remove())
+	// Built as the plugin is built, so that neither starts faster for its
+	// build.
+	if err := harness.Build(temp, rawcreateName); err != nil {
+		return nil, errors.Join(err, bins.remove())
 	}
 	return bins, nil
 }
@@ -176,7 +170,9 @@ func startCluster(b *testing.B, opts clusterOptions) *cluster {
 		c.nodes = append(c.nodes, c.newSimNode(b, name))
 	}
 	if len(c.nodes) > 0 {
-		c.waitForPolicy(b, c.nodes[0])
+		// Until the policy is in force, the benchmarks would measure an
+		// install without it.
+		env.WaitForNodePolicy(b, env.TokenClient(b, c.nodes[0].config.BearerToken), waitTimeout)
 	}
 	for name := range opts.pools {
 		harness.Eventually(b, waitTimeout, func() error { return env.PoolHolds(name, harness.PoolReady) })
@@ -225,15 +221,10 @@ type simNode struct {
 
 func (c *cluster) newSimNode(b *testing.B, name string) *simNode {
 	b.Helper()
-	c.env.CreateNode(b, name)
-	token, err := c.env.RequestBoundToken(c.env.CreateNodeAgentPod(b, "agent-"+name, name), int64(tokenLifetime.Seconds()))
-	if err != nil {
-		b.Fatal(err)
-	}
 	dir := filepath.Join(c.dir, "nodes", name)
 	n := &simNode{
 		name: name, kubeconfig: filepath.Join(dir, "ipkeeper.kubeconfig"), dataDir: filepath.Join(dir, "data"),
-		config:   c.env.TokenConfig(token),
+		config:   c.env.TokenConfig(c.env.NodeToken(b, name)),
 		cni:      libcni.NewCNIConfigWithCacheDir(c.path, filepath.Join(dir, "cache"), nil),
 		networks: map[string]*libcni.NetworkConfigList{},
 	}
@@ -261,27 +252,4 @@ func (n *simNode) network(plugin, pool string) *libcni.NetworkConfigList {
 	net := harness.IPAMNetwork("bench-"+strings.ReplaceAll(key, "/", "-"), ipam)
 	n.networks[key] = net
 	return net
-}
-
-// waitForPolicy waits until the admission policy refuses node a claim of
-// another node: until then the API server has not compiled it, and the
-// benchmarks would measure an install without it.
-func (c *cluster) waitForPolicy(b *testing.B, node *simNode) {
-	b.Helper()
-	nodeClient, err := client.New(node.config, client.Options{Scheme: c.env.Scheme})
-	if err != nil {
-		b.Fatal(err)
-	}
-	probe := harness.AddressClaim("policy-probe", "policy-probe-node", "10.255.255.1", 24, harness.RuntimeOwner("c-probe"))
-	harness.Eventually(b, waitTimeout, func() error {
-		err := nodeClient.Create(context.Background(), probe.DeepCopy())
-		switch {
-		case err == nil:
-			_ = c.env.Client.Delete(context.Background(), &ipamv1alpha1.IPClaim{ObjectMeta: metav1.ObjectMeta{Name: probe.Name}})
-			return fmt.Errorf("node %s could still claim for another node", node.name)
-		case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "ValidatingAdmissionPolicy"):
-			return nil
-		}
-		return fmt.Errorf("claim for another node: %w (want a denial by the admission policy)", err)
-	})
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -229,27 +228,13 @@ func (c *scaleCluster) populateNode(i int, block netip.Prefix) (*scaleNode, erro
 }
 
 // nodeToken creates node's node agent pod and returns a token bound to
-// it, as the kubelet projects it.
+// it, as the kubelet projects it, with the unthrottled client.
 func (c *scaleCluster) nodeToken(ctx context.Context, node string) (string, error) {
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: harness.OperatorNamespace, Name: "agent-" + node},
-		Spec: corev1.PodSpec{
-			NodeName: node, ServiceAccountName: harness.NodeServiceAccount, AutomountServiceAccountToken: ptr.To(false),
-			Containers: []corev1.Container{{Name: "node-agent", Image: "registry.invalid/ipkeeper:test"}},
-		},
-	}
-	if err := c.admin.Create(ctx, pod); err != nil {
+	pod, err := harness.NewNodeAgentPod(ctx, c.admin, "agent-"+node, node)
+	if err != nil {
 		return "", err
 	}
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: harness.OperatorNamespace, Name: harness.NodeServiceAccount}}
-	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
-		ExpirationSeconds: ptr.To(int64(tokenLifetime.Seconds())),
-		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
-	}}
-	if err := c.admin.SubResource("token").Create(ctx, sa, req); err != nil {
-		return "", fmt.Errorf("request a token for %s: %w", node, err)
-	}
-	return req.Status.Token, nil
+	return harness.RequestBoundToken(ctx, c.admin, pod, int64(tokenLifetime.Seconds()))
 }
 
 // scaleClaim is the Address claim the plugin of node makes for pod.
