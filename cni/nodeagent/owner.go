@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/ipkeeper/ipkeeper/cni/atomicfile"
+	"github.com/ipkeeper/ipkeeper/cni/filelock"
 )
 
 // ErrSuperseded is what Sync returns when a newer node agent writes on
@@ -35,7 +35,7 @@ func owning(dir string, generation int64) (func(), error) {
 		return nil, fmt.Errorf("open the node agents' lock: %w", err)
 	}
 	unlock := func() { _ = lock.Close() } // closing releases the flock
-	if err := flock(lock); err != nil {
+	if err := filelock.Exclusive(lock); err != nil {
 		unlock()
 		return nil, fmt.Errorf("take the node agents' lock: %w", err)
 	}
@@ -58,14 +58,4 @@ func readGeneration(path string) (int64, error) {
 		return 0, err
 	}
 	return strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
-}
-
-// flock takes an exclusive lock on f, retrying when a signal interrupts it.
-func flock(f *os.File) error {
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if !errors.Is(err, syscall.EINTR) {
-			return err
-		}
-	}
 }

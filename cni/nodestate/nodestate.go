@@ -21,9 +21,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/ipkeeper/ipkeeper/cni/filelock"
 )
 
 // Dir is the state of one node under a data dir.
@@ -87,7 +88,7 @@ func (d *Dir) lockOne(ctx context.Context, pool string) (*os.File, error) {
 	// be cancelled, so it runs aside; if the caller gave up meanwhile, the
 	// lock is released as soon as it is taken.
 	acquired := make(chan error, 1)
-	go func() { acquired <- flock(f) }()
+	go func() { acquired <- filelock.Exclusive(f) }()
 	select {
 	case err := <-acquired:
 		if err != nil {
@@ -107,16 +108,6 @@ func releaseWhenTaken(f *os.File, acquired <-chan error) {
 	defer func() { _ = f.Close() }()
 	if err := <-acquired; err != nil {
 		return // not taken: nothing to release but the descriptor
-	}
-}
-
-// flock takes an exclusive lock on f, retrying when a signal interrupts it.
-func flock(f *os.File) error {
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if !errors.Is(err, syscall.EINTR) {
-			return err
-		}
 	}
 }
 
