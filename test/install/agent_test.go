@@ -36,6 +36,28 @@ type agentNode struct {
 // into a temporary directory, until the test ends.
 func startAgent(t *testing.T, node string, pod *corev1.Pod) *agentNode {
 	t.Helper()
+	a := newAgentNode(t, node, pod)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- nodeagent.Run(ctx, a.cfg, func(msg string, kv ...any) { t.Log(append([]any{msg}, kv...)...) })
+	}()
+	a.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("the node agent stopped with %v", err)
+		}
+	}
+	t.Cleanup(a.stop)
+	harness.Eventually(t, 10*time.Second, func() error { _, err := os.Stat(a.cfg.KubeconfigPath()); return err })
+	return a
+}
+
+// newAgentNode lays out a node's file system in a temporary directory, with
+// a token bound to pod and the cluster's CA where the kubelet projects
+// them, for the node agent of node.
+func newAgentNode(t *testing.T, node string, pod *corev1.Pod) *agentNode {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := nodeagent.Config{
 		NodeName: node, Server: env.Config.Host,
@@ -54,19 +76,6 @@ func startAgent(t *testing.T, node string, pod *corev1.Pod) *agentNode {
 	if err := os.WriteFile(cfg.CAFile, env.Config.CAData, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- nodeagent.Run(ctx, cfg, func(msg string, kv ...any) { t.Log(append([]any{msg}, kv...)...) })
-	}()
-	a.stop = func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("the node agent stopped with %v", err)
-		}
-	}
-	t.Cleanup(a.stop)
-	harness.Eventually(t, 10*time.Second, func() error { _, err := os.Stat(cfg.KubeconfigPath()); return err })
 	return a
 }
 

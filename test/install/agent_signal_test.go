@@ -1,0 +1,61 @@
+package install
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ipkeeper/ipkeeper/cni/nodeagent"
+	"github.com/ipkeeper/ipkeeper/test/harness"
+)
+
+// TestNodeAgentBinaryStopsOnSIGTERM runs the node agent's binary as its
+// DaemonSet pod runs it, and stops it as the kubelet does, with SIGTERM:
+// it exits 0 at once and leaves the plugin and its kubeconfig on the node,
+// so that pods keep starting while its next pod comes.
+func TestNodeAgentBinaryStopsOnSIGTERM(t *testing.T) {
+	bins, err := harness.PrepareBinaries("ipkeeper-agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bins.Remove() })
+	env.CreateNode(t, "node-s")
+	a := newAgentNode(t, "node-s", env.CreateNodeAgentPod(t, "agent-node-s", "node-s"))
+	var log bytes.Buffer
+	agent := exec.Command(bins.Path("ipkeeper-agent"),
+		"--node-name="+a.cfg.NodeName, "--server="+a.cfg.Server, "--token-file="+a.cfg.TokenFile, "--ca-file="+a.cfg.CAFile,
+		"--plugin="+a.cfg.PluginSource, "--cni-bin-dir="+a.cfg.CNIBinDir, "--cni-conf-dir="+a.cfg.CNIConfDir, "--interval=100ms")
+	agent.Stdout, agent.Stderr = &log, &log
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- agent.Wait() }()
+	t.Cleanup(func() { _ = agent.Process.Kill() })
+	harness.Eventually(t, 10*time.Second, func() error { _, err := os.Stat(a.cfg.KubeconfigPath()); return err })
+	if err := agent.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the node agent exited with %v after SIGTERM:\n%s", err, log.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the node agent did not stop within 10s of SIGTERM:\n%s", log.String())
+	}
+	for _, path := range []string{filepath.Join(a.cfg.CNIBinDir, nodeagent.PluginName), a.cfg.KubeconfigPath()} {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the stopped node agent removed %s", path)
+		}
+	}
+	if !strings.Contains(log.String(), "Stopping") {
+		t.Errorf("the node agent's log does not say it stopped:\n%s", log.String())
+	}
+}
