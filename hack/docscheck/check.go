@@ -1,7 +1,7 @@
 // Package docscheck checks that the repository's Markdown docs name only
-// what exists: every repository path, make target and Go name in a
-// backticked span, every relative link and its anchor, and every example
-// message. Docs drift silently when code moves; this turns the drift into a
+// what exists: every repository path, make target, Go name and camelCase
+// word in a backticked span, every relative link and its anchor, and every
+// example message. Docs drift silently when code moves; this turns the drift into a
 // test failure that names the file, the line and what to change.
 //
 // What a backticked span is taken for is decided by the rules written on
@@ -114,6 +114,10 @@ func (m *Module) checkSpan(s string) string {
 		}
 	case kindGo:
 		return m.checkGoName(names[0])
+	case kindWord:
+		if !m.words[names[0]] {
+			return "neither the module's Go code (as a name, a field tag or a word of a string) nor its manifests say this: write what the code says now, or reword"
+		}
 	}
 	return ""
 }

@@ -20,7 +20,9 @@ func sampleModule() fstest.MapFS {
 			"test unit: build\n\tgo test ./...\n$(TOOL):\n\ttrue\n"),
 		"main.go": file("package main\n\nfunc main() {}\n"),
 		"api/v1/types.go": file("package v1\n\n" +
-			"type Pool struct{ Spec string }\n\nfunc (p *Pool) Layout() {}\n\nconst LabelPool = \"pool\"\n"),
+			"type Pool struct{ Spec string `json:\"blockSize\"` }\n\nfunc (p *Pool) Layout() {}\n\nconst LabelPool = \"pool\"\n" +
+			"\nconst ReasonGone = \"PodGone\"\n"),
+		"config/crd/pool.yaml": file("properties:\n  lastTransitionTime:\n    type: string\n"),
 		"cni/plugin/plugin.go": file("package plugin\n\nimport (\n" +
 			"\tmetav1 \"k8s.io/apimachinery/pkg/apis/meta/v1\"\n\n\tipv1 \"example.com/m/api/v1\"\n)\n\n" +
 			"var _ = ipv1.LabelPool\nvar _ metav1.Time\n\nfunc Load() {}\n\nfunc retryOnConflict() {}\n"),
@@ -85,8 +87,9 @@ func TestClassify(t *testing.T) {
 		{"B/op", kindOther, nil},
 		{"kubectl get ippools", kindOther, nil},
 		{"go test ./...", kindOther, nil},
-		{"cmdAdd", kindOther, nil},
-		{"blockSize", kindOther, nil},
+		{"cmdAdd", kindWord, []string{"cmdAdd"}},
+		{"blockSize", kindWord, []string{"blockSize"}},
+		{"caBundle", kindOther, nil},
 		{"IPPool", kindOther, nil},
 		{"--gc-grace-period", kindOther, nil},
 		{"Testing", kindOther, nil},
@@ -104,10 +107,11 @@ func TestCheckReportsWhatDoesNotExist(t *testing.T) {
 		"\n" +
 		"Exists: `cni/plugin/plugin.go`, `docs/`, `main.go`, `make build`, `make test unit`,\n" +
 		"`ipv1.LabelPool`, `v1.Pool.Layout`, `v1.Pool.Spec`, `plugin.Load`, `retryOnConflict()`,\n" +
-		"`TestLoad`, [other](other.md#a-part), [here](#guide), [web](https://example.com/x#y).\n" +
+		"`TestLoad`, [other](other.md#a-part), [here](#guide), [web](https://example.com/x#y),\n" +
+		"`blockSize`, `PodGone`, `lastTransitionTime`, `LabelPool`.\n" +
 		"\n" +
 		"Stale: `cni/plugin/add.go`, `make deploy`, `ipv1.IndexFields`, `addr.Count`,\n" +
-		"`tools.Hidden`, `cmdDel()`, `TestGone`, [gone](gone.md),\n" +
+		"`tools.Hidden`, `cmdDel()`, `TestGone`, [gone](gone.md), `NextFreeBlock`,\n" +
 		"[part](other.md#no-part).\n" +
 		"\n" +
 		"| rule | example message |\n" +
@@ -137,19 +141,20 @@ func TestCheckReportsWhatDoesNotExist(t *testing.T) {
 		got = append(got, f.String())
 	}
 	want := []string{
-		"docs/guide.md:7: `cni/plugin/add.go`: no such file or directory in the repository",
-		"docs/guide.md:7: `make deploy`: the Makefile has no target \"deploy\"",
-		"docs/guide.md:7: `ipv1.IndexFields`: api/v1 (ipv1) declares no IndexFields",
-		"docs/guide.md:7: `addr.Count`: no package of the module is named or imported as addr",
-		"docs/guide.md:8: `tools.Hidden`: no package of the module is named or imported as tools",
-		"docs/guide.md:8: `cmdDel()`: no package of the module declares cmdDel",
-		"docs/guide.md:8: `TestGone`: no _test.go file of the module declares TestGone",
-		"docs/guide.md:8: `gone.md`: docs/gone.md does not exist",
-		"docs/guide.md:9: `other.md#no-part`: no heading has the anchor #no-part",
-		"docs/guide.md:15: `pool \"a\" is full`: no _test.go file asserts this example message",
-		"docs/guide.md:16: `only the check's own sample`: no _test.go file asserts this example message",
-		"docs/guide.md:20: `add a pool…is exhausted`: no _test.go file asserts this example message",
-		"docs/guide.md:25: `make release   # gone`: the Makefile has no target \"release\"",
+		"docs/guide.md:8: `cni/plugin/add.go`: no such file or directory in the repository",
+		"docs/guide.md:8: `make deploy`: the Makefile has no target \"deploy\"",
+		"docs/guide.md:8: `ipv1.IndexFields`: api/v1 (ipv1) declares no IndexFields",
+		"docs/guide.md:8: `addr.Count`: no package of the module is named or imported as addr",
+		"docs/guide.md:9: `tools.Hidden`: no package of the module is named or imported as tools",
+		"docs/guide.md:9: `cmdDel()`: no package of the module declares cmdDel",
+		"docs/guide.md:9: `TestGone`: no _test.go file of the module declares TestGone",
+		"docs/guide.md:9: `NextFreeBlock`: neither the module's Go code",
+		"docs/guide.md:9: `gone.md`: docs/gone.md does not exist",
+		"docs/guide.md:10: `other.md#no-part`: no heading has the anchor #no-part",
+		"docs/guide.md:16: `pool \"a\" is full`: no _test.go file asserts this example message",
+		"docs/guide.md:17: `only the check's own sample`: no _test.go file asserts this example message",
+		"docs/guide.md:21: `add a pool…is exhausted`: no _test.go file asserts this example message",
+		"docs/guide.md:26: `make release   # gone`: the Makefile has no target \"release\"",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d findings, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
@@ -184,6 +189,8 @@ func TestDocsCheckCatchesPlantedStaleNames(t *testing.T) {
 	}{
 		{"docs/design.md", "the operator's cache indexes them (`ipamv1alpha1.IndexFields`)",
 			"`ipamv1alpha1.IndexFields`: api/v1alpha1 (ipamv1alpha1) declares no IndexFields"},
+		{"docs/design.md", "the allocator's `FreeBlockAfter` finds the next block",
+			"`FreeBlockAfter`: neither the module's Go code"},
 		{"docs/design.md", "exact counts (`ipamv1alpha1.Count`)",
 			"`ipamv1alpha1.Count`: api/v1alpha1 (ipamv1alpha1) declares no Count"},
 		{"README.md", "the operator's entry point is `cmd/manager`",

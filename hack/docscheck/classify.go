@@ -20,6 +20,9 @@ const (
 	kindGo
 	// kindTest is a test, benchmark, fuzz test or example function.
 	kindTest
+	// kindWord is a camelCase or CamelCase word (blockSize, NextFreeBlock,
+	// PodGone): a name, a field or a reason the code must still say.
+	kindWord
 )
 
 // notChecked lists the spans that look like a path or a Go name but are
@@ -35,6 +38,8 @@ var notChecked = map[string]bool{
 	"b.RunParallel":   true, // a method of testing.B, on its usual variable
 	"rate()":          true, // PromQL functions
 	"increase()":      true,
+	"caBundle":        true, // fields of other projects' objects
+	"defaultNetworks": true,
 }
 
 var (
@@ -43,24 +48,30 @@ var (
 	testNameRE  = regexp.MustCompile(`^(Test|Benchmark|Fuzz|Example)([A-Z_0-9][A-Za-z0-9_]*)?(/\S*)?$`)
 	callRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}\(\)$`)
 	qualifiedRE = regexp.MustCompile(`^([a-z][a-z0-9]*)\.([A-Za-z_][A-Za-z0-9_]*)(\.[A-Za-z_][A-Za-z0-9_]*)?$`)
+	camelRE     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*[a-z][A-Z][A-Za-z0-9]*$`)
 )
 
 // classify says what a backticked span names. The rules, first match wins:
 //
 //  1. A span listed in notChecked is not checked.
+//
 //  2. A span with a space is a command: `make` with targets is checked
 //     (arguments with "=" or "-" are variables and flags); of any other
 //     command, a first word that is a path by rule 4 is checked.
+//
 //  3. Test, Benchmark, Fuzz or Example, then nothing or a capital letter
 //     and more (TestLoad, optionally followed by /subtest) is a test
 //     function of some _test.go file.
+//
 //  4. A relative path (letters, digits, "_", "-", "." and "/" only, "./"
 //     allowed in front) is a path of the checkout when it has a "/" and its
 //     first element has no "." (that would be a domain: a label key, an API
 //     group, an import path, an address), or when it is a single file name
 //     ending in .go or .Dockerfile. Paths under bin/ are build outputs and
 //     are not checked.
+//
 //  5. A name ending in "()" (`retryOnConflict()`, `plugin.Load()`) is Go.
+//
 //  6. pkg.Name and pkg.Type.Name are Go when pkg is a name the module's
 //     packages go by (their package name or an alias the module imports them
 //     under: ipamv1alpha1 is api/v1alpha1), or when Name is exported and pkg
@@ -69,8 +80,13 @@ var (
 //     Lower-case pairs that are no package (spec.pool, ipam.timeout) are
 //     field paths.
 //
-// Other unqualified names (IPPool, blockSize, Ready) are kinds, fields and
-// reasons, not checked: to name Go code, qualify it or add "()".
+//  7. Any other word with a lower-case letter followed by an upper-case
+//     one (blockSize, NextFreeBlock, PodGone) is a name, a field or a
+//     reason that the module must still say: as an identifier, a field tag
+//     or a word of a string of its Go code, or a word of its manifests.
+//
+// Other unqualified words (IPPool, Ready, ipam) are not checked: to name Go
+// code precisely, qualify it or add "()".
 func (m *Module) classify(s string) (kind, []string) {
 	switch {
 	case notChecked[s]:
@@ -87,6 +103,9 @@ func (m *Module) classify(s string) (kind, []string) {
 		return kindPath, []string{s}
 	case callRE.MatchString(s):
 		return kindGo, []string{strings.TrimSuffix(s, "()")}
+	}
+	if camelRE.MatchString(s) {
+		return kindWord, []string{s}
 	}
 	g := qualifiedRE.FindStringSubmatch(s)
 	if g == nil {

@@ -2,6 +2,7 @@ package docscheck
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -31,6 +32,9 @@ type Module struct {
 	external    map[string]bool
 	testFuncs   map[string]bool // Test..., Benchmark..., Fuzz..., Example...
 	testStrings []string        // string constants in _test.go files
+	// words holds every identifier and every word of a string literal or
+	// field tag of the module's Go files.
+	words map[string]bool
 }
 
 var (
@@ -52,6 +56,7 @@ func LoadModule(fsys fs.FS, ownDir string) (*Module, error) {
 		qualifiers: map[string][]string{},
 		external:   map[string]bool{},
 		testFuncs:  map[string]bool{},
+		words:      map[string]bool{},
 	}
 	if err := m.readGoMod(); err != nil {
 		return nil, err
@@ -62,6 +67,9 @@ func LoadModule(fsys fs.FS, ownDir string) (*Module, error) {
 	files, err := goFiles(fsys)
 	if err != nil {
 		return nil, fmt.Errorf("list the module's Go files: %w", err)
+	}
+	if err := m.readManifestWords(); err != nil {
+		return nil, err
 	}
 	fset := token.NewFileSet()
 	for _, name := range files {
@@ -189,6 +197,56 @@ func (m *Module) addFile(name string, f *ast.File, countStrings bool) {
 	if isTest && countStrings {
 		m.testStrings = append(m.testStrings, stringConstants(f)...)
 	}
+	if countStrings {
+		m.addWords(f)
+	}
+}
+
+// manifestDirs hold the YAML the module generates and ships, whose field
+// names and values the docs cite as the code's.
+var manifestDirs = []string{"config", "bundle"}
+
+// readManifestWords records the words of the YAML files under
+// manifestDirs: the API's field names (generateName, lastTransitionTime)
+// are there, not in the module's Go code.
+func (m *Module) readManifestWords() error {
+	for _, dir := range manifestDirs {
+		err := fs.WalkDir(m.fsys, dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || path.Ext(p) != ".yaml" {
+				return err
+			}
+			data, err := fs.ReadFile(m.fsys, p)
+			for _, w := range wordRE.FindAllString(string(data), -1) {
+				m.words[w] = true
+			}
+			return err
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("read the manifests under %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// wordRE matches a word of a string literal.
+var wordRE = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
+
+// addWords records the identifiers of f and the words of its string
+// literals, field tags included.
+func (m *Module) addWords(f *ast.File) {
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.Ident:
+			m.words[n.Name] = true
+		case *ast.BasicLit:
+			if n.Kind == token.STRING {
+				for _, w := range wordRE.FindAllString(n.Value, -1) {
+					m.words[w] = true
+				}
+			}
+		}
+		return true
+	})
 }
 
 // importName is the name a file refers to an import by: its alias, or the
