@@ -117,7 +117,8 @@ func setImage(d *appsv1.Deployment, image string) error {
 // generated ClusterRole plus the metrics authentication rules cluster-wide
 // and the generated Role plus the leader election rules in the operator's
 // namespace, as config/rbac binds them; and has OLM create the node agent's
-// account with the plugin's rules, which the operator's DaemonSet runs as.
+// account with the plugin's rules and the use of OpenShift's privileged
+// SCC, which the operator's DaemonSet runs as.
 func installStrategy(src *sources, dep operatorsv1alpha1.StrategyDeploymentSpec) operatorsv1alpha1.NamedInstallStrategy {
 	sa := dep.Spec.Template.Spec.ServiceAccountName
 	return operatorsv1alpha1.NamedInstallStrategy{
@@ -129,7 +130,7 @@ func installStrategy(src *sources, dep operatorsv1alpha1.StrategyDeploymentSpec)
 			},
 			ClusterPermissions: []operatorsv1alpha1.StrategyDeploymentPermissions{
 				{ServiceAccountName: sa, Rules: slices.Concat(src.managerRules, src.metricsAuthRules)},
-				{ServiceAccountName: src.namePrefix + src.nodeAccount.Name, Rules: src.nodeRules},
+				{ServiceAccountName: src.namePrefix + src.nodeAccount.Name, Rules: slices.Concat(src.nodeRules, src.nodeSCCRules)},
 			},
 		},
 	}

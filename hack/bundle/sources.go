@@ -33,10 +33,12 @@ type sources struct {
 	metricsAuthRules    []rbacv1.PolicyRule
 	leaderElectionRules []rbacv1.PolicyRule
 	// nodeAccount and nodeRules are the node agent's service account (the
-	// CNI plugin's credential) and its ClusterRole's rules: OLM creates the
+	// CNI plugin's credential) and the rules of its ClusterRoles, the
+	// plugin's and the one its pods need on OpenShift: OLM creates the
 	// account from the CSV's clusterPermissions.
 	nodeAccount    corev1.ServiceAccount
 	nodeRules      []rbacv1.PolicyRule
+	nodeSCCRules   []rbacv1.PolicyRule
 	webhooks       admissionregistrationv1.ValidatingWebhookConfiguration
 	webhookService corev1.Service
 
@@ -118,7 +120,7 @@ func readKustomization(path string, s *sources) error {
 // readRules reads the rules of the operator's roles: the generated
 // ClusterRole and the metrics authentication ClusterRole become the CSV's
 // clusterPermissions, the generated Role and the leader election Role its
-// permissions; the node agent's ClusterRole becomes the node account's
+// permissions; the node agent's ClusterRoles become the node account's
 // clusterPermissions.
 func readRules(dir string, s *sources) error {
 	roles := []struct {
@@ -131,6 +133,7 @@ func readRules(dir string, s *sources) error {
 		{"rbac/metrics_auth_role.yaml", "ClusterRole", &s.metricsAuthRules},
 		{"rbac/leader_election_role.yaml", "Role", &s.leaderElectionRules},
 		{"rbac/node_role.yaml", "ClusterRole", &s.nodeRules},
+		{"rbac/node_scc_role.yaml", "ClusterRole", &s.nodeSCCRules},
 	}
 	for _, r := range roles {
 		var role struct {

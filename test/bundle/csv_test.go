@@ -107,10 +107,10 @@ func deref(v any) any {
 // the CSV, what config/rbac grants it: the generated ClusterRole and the
 // metrics authentication rules cluster-wide, the generated Role and the
 // leader election rules in its namespace; that the node agent's account
-// (which OLM creates from the CSV) gets the plugin's ClusterRole; and
-// nothing else.
+// (which OLM creates from the CSV) gets the plugin's ClusterRole and the
+// one its pods need on OpenShift; and nothing else.
 func TestPermissionsMatchRBAC(t *testing.T) {
-	var manager, metricsAuth, node rbacv1.ClusterRole
+	var manager, metricsAuth, node, nodeSCC rbacv1.ClusterRole
 	var managerOwn, leaderElection rbacv1.Role
 	var nodeAccount corev1.ServiceAccount
 	readConfig(t, "rbac/role.yaml", "ClusterRole", &manager)
@@ -118,6 +118,7 @@ func TestPermissionsMatchRBAC(t *testing.T) {
 	readConfig(t, "rbac/metrics_auth_role.yaml", "ClusterRole", &metricsAuth)
 	readConfig(t, "rbac/leader_election_role.yaml", "Role", &leaderElection)
 	readConfig(t, "rbac/node_role.yaml", "ClusterRole", &node)
+	readConfig(t, "rbac/node_scc_role.yaml", "ClusterRole", &nodeSCC)
 	readConfig(t, "rbac/node_service_account.yaml", "ServiceAccount", &nodeAccount)
 	csv := loadCSV(t)
 	sa := deploymentOf(t, csv).Spec.Template.Spec.ServiceAccountName
@@ -125,10 +126,10 @@ func TestPermissionsMatchRBAC(t *testing.T) {
 
 	want := []operatorsv1alpha1.StrategyDeploymentPermissions{
 		{ServiceAccountName: sa, Rules: slices.Concat(manager.Rules, metricsAuth.Rules)},
-		{ServiceAccountName: namePrefix(t) + nodeAccount.Name, Rules: node.Rules},
+		{ServiceAccountName: namePrefix(t) + nodeAccount.Name, Rules: slices.Concat(node.Rules, nodeSCC.Rules)},
 	}
 	if !equality.Semantic.DeepEqual(strategy.ClusterPermissions, want) {
-		t.Errorf("clusterPermissions:\n%+v\nwant config/rbac/role.yaml and metrics_auth_role.yaml, and node_role.yaml for the node account:\n%+v", strategy.ClusterPermissions, want)
+		t.Errorf("clusterPermissions:\n%+v\nwant config/rbac/role.yaml and metrics_auth_role.yaml, and node_role.yaml and node_scc_role.yaml for the node account:\n%+v", strategy.ClusterPermissions, want)
 	}
 	want = []operatorsv1alpha1.StrategyDeploymentPermissions{{ServiceAccountName: sa, Rules: slices.Concat(managerOwn.Rules, leaderElection.Rules)}}
 	if !equality.Semantic.DeepEqual(strategy.Permissions, want) {
