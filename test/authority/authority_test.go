@@ -139,6 +139,7 @@ func TestNodeAccountNeedsANodeBoundToken(t *testing.T) {
 	unbound := env.TokenClient(t, env.UnboundToken(t))
 	existing := env.CreateClaim(t, harness.AddressClaim("unbound-v4", "node-u", "10.72.0.6", 24, harness.RuntimeOwner("c-u6")))
 	created := harness.AddressClaim("unbound-v4", "node-u", "10.72.0.5", 24, harness.RuntimeOwner("c-u5"))
+	t.Cleanup(func() { deleteClaim(created) }) // should the create pass
 	changed := existing.DeepCopy()
 	changed.Annotations = map[string]string{"example.com/taken-over": "yes"}
 	writes := map[string]func() error{

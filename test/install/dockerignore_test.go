@@ -68,7 +68,7 @@ func moduleSources(t *testing.T, pkgs ...string) []string {
 		`{{if and .Module .Module.Main}}{{$dir := .Dir}}{{range .GoFiles}}{{$dir}}/{{.}} {{end}}{{range .EmbedFiles}}{{$dir}}/{{.}} {{end}}{{end}}`}, pkgs...)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = harness.RepoRoot()
-	cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0") // the Dockerfile's defaults
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
@@ -106,6 +106,9 @@ func dockerfileCopies(t *testing.T) func(file string) bool {
 		if len(fields) < 3 || fields[0] != "COPY" || strings.HasPrefix(fields[1], "--from") {
 			continue
 		}
+		if strings.HasPrefix(fields[1], "[") || strings.HasPrefix(fields[1], "--") {
+			t.Fatalf("the Dockerfile's %q: this test reads only COPY <sources> <destination>; teach it the rest", line)
+		}
 		sources = append(sources, fields[1:len(fields)-1]...)
 	}
 	return func(file string) bool {
@@ -142,9 +145,27 @@ func readDockerignore(t *testing.T) dockerignore {
 		}
 		pattern, exception := strings.CutPrefix(line, "!")
 		pattern = strings.TrimPrefix(path.Clean(pattern), "/")
+		if !translatable(pattern) {
+			t.Fatalf(".dockerignore pattern %q: this test reads only *, ? and ** as a whole path element; teach it the rest", line)
+		}
 		patterns = append(patterns, ignorePattern{re: ignoreRegexp(pattern), exception: exception})
 	}
 	return patterns
+}
+
+// translatable reports whether ignoreRegexp translates pattern as Docker
+// reads it: no character classes or escapes, and ** only as a whole path
+// element.
+func translatable(pattern string) bool {
+	if strings.ContainsAny(pattern, "[\\") {
+		return false
+	}
+	for _, element := range strings.Split(pattern, "/") {
+		if strings.Contains(element, "**") && element != "**" {
+			return false
+		}
+	}
+	return true
 }
 
 // ignoreRegexp translates a .dockerignore pattern, relative to the root of

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -32,8 +33,12 @@ func TestManagerHandsOverLeadershipOnShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = manager.Stop() }) // stopping twice is harmless
 	lease := &coordinationv1.Lease{}
 	key := client.ObjectKey{Namespace: harness.OperatorNamespace, Name: "ipkeeper.ipam.ipkeeper.dev"}
+	t.Cleanup(func() {
+		_ = env.Client.Delete(context.Background(), &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}})
+	})
 	harness.Eventually(t, time.Minute, func() error {
 		if err := env.Client.Get(context.Background(), key, lease); err != nil {
 			return err
