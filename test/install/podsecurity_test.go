@@ -2,6 +2,7 @@ package install
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,24 +35,25 @@ func TestNodeAgentPodsAreAdmittedInTheRenderedNamespace(t *testing.T) {
 			Spec:       *ds.Spec.Template.Spec.DeepCopy(),
 		}
 	}
-	unlabelled := createNamespace(t, "psa-unlabelled", nil)
-	if err := env.Client.Create(ctx, agentPod(unlabelled), client.DryRunAll); !apierrors.IsForbidden(err) {
+	unlabelled := createNamespace(t, "psa-unlabelled-", nil)
+	if err := env.Client.Create(ctx, agentPod(unlabelled), client.DryRunAll); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "violates PodSecurity") {
 		t.Fatalf("a node agent pod in a namespace without labels: %v, want refused by Pod Security admission", err)
 	}
-	labelled := createNamespace(t, "psa-rendered", labels)
+	labelled := createNamespace(t, "psa-rendered-", labels)
 	if err := env.Client.Create(ctx, agentPod(labelled), client.DryRunAll); err != nil {
 		t.Errorf("a node agent pod in a namespace labelled %v: %v", labels, err)
 	}
 }
 
-// createNamespace creates a namespace with labels and deletes it when the
-// test ends.
-func createNamespace(t *testing.T, name string, labels map[string]string) string {
+// createNamespace creates a namespace named from prefix with labels, and
+// deletes it when the test ends (it stays Terminating: the test control
+// plane runs no namespace controller, hence a name of its own each run).
+func createNamespace(t *testing.T, prefix string, labels map[string]string) string {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix, Labels: labels}}
 	if err := env.Client.Create(context.Background(), ns); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), ns) })
-	return name
+	return ns.Name
 }

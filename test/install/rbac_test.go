@@ -106,7 +106,15 @@ func TestOperatorRightsSufficeForTheNodeAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if owner := metav1.GetControllerOf(ds); owner == nil || owner.UID != deployment.UID {
-		t.Errorf("the DaemonSet's controller is %v, want the operator's Deployment %s", owner, deployment.UID)
+		t.Fatalf("the DaemonSet's controller is %v, want the operator's Deployment %s", owner, deployment.UID)
+	}
+	// The rule is in force: the same rights may not block the Deployment's
+	// deletion, which would take updating its finalizers.
+	blocking := ds.DeepCopy()
+	blocking.OwnerReferences[0].BlockOwnerDeletion = ptr.To(true)
+	err := asOperator.Patch(ctx, blocking, client.MergeFrom(ds))
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "cannot set blockOwnerDeletion") {
+		t.Errorf("the operator setting blockOwnerDeletion: %v, want refused by OwnerReferencesPermissionEnforcement", err)
 	}
 }
 
