@@ -124,8 +124,8 @@ func run(ctx context.Context, o options) error {
 		PprofBindAddress:       o.pprofAddr,
 		LeaderElection:         o.leaderElect,
 		LeaderElectionID:       "ipkeeper.ipam.ipkeeper.dev",
-		// In a pod this is the pod's namespace anyway; outside one, the
-		// manager has no other way to know it.
+		// The operator's namespace (--namespace, else the pod's): outside
+		// a pod, controller-runtime would find none of its own.
 		LeaderElectionNamespace: ns,
 		// A replica stopped for node maintenance hands leadership over at
 		// once instead of letting the lease run out.

@@ -96,7 +96,8 @@ func Start(opts Options) (*Env, error) {
 }
 
 // harden makes the API server admit what hardened clusters (OpenShift
-// among them) admit: an owner reference that blocks the deletion of its
+// among them) admit: a change of an object's owner references only from a
+// writer that may delete the object, one that blocks the deletion of its
 // owner only from a writer that may update the owner's finalizers, and
 // pods that meet the baseline Pod Security Standard unless their namespace
 // allows more.
