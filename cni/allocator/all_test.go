@@ -10,6 +10,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 )
 
 func dualStack(t *testing.T, store *Fake) (v4, v6 *testNode) {
@@ -96,12 +97,12 @@ func TestAllocateExactAddress(t *testing.T) {
 	other := b.request()
 	other.Address = req.Address
 	_, err = b.alloc.Allocate(context.Background(), other)
-	expectError(t, err, ErrAddressHeld, "address 10.0.0.77 asked for in annotation ipam.ipkeeper.dev/ips is held by pod default/db-0")
+	ipamtest.ExpectError(t, err, ErrAddressHeld, "address 10.0.0.77 asked for in annotation ipam.ipkeeper.dev/ips is held by pod default/db-0")
 
 	for addr, why := range map[string]string{"10.0.0.1": "the gateway", "10.0.0.255": "the broadcast address", "10.0.1.1": "outside 10.0.0.0/24"} {
 		other.Address = netip.MustParseAddr(addr)
 		_, err = b.alloc.Allocate(context.Background(), other)
-		expectError(t, err, ErrAddressUnusable, why)
+		ipamtest.ExpectError(t, err, ErrAddressUnusable, why)
 	}
 }
 
@@ -156,7 +157,7 @@ func TestAllocateAllFallsBackToTheNextPoolOfAFamily(t *testing.T) {
 		t.Fatalf("allocated from %s, want the spare pool once the first is exhausted", claims[0].Spec.Pool)
 	}
 	_, err = full.alloc.AllocateAll(context.Background(), [][]Request{{full.request()}})
-	expectError(t, err, ErrExhausted, "pool full is exhausted (2/2 in use)")
+	ipamtest.ExpectError(t, err, ErrExhausted, "pool full is exhausted (2/2 in use)")
 }
 
 // TestStaleListDoesNotResurrectADeletedClaim: after a DEL, the node's list

@@ -2,7 +2,6 @@ package allocator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -13,7 +12,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 )
 
 // nodeLister lists a node's claims, as the plugin does before it allocates.
@@ -78,16 +77,6 @@ func (n *testNode) mustAllocate() netip.Addr {
 	return a
 }
 
-// expectError fails unless err is an allocator Error of kind whose message
-// holds want.
-func expectError(t *testing.T, err error, kind error, want string) {
-	t.Helper()
-	var allocErr *ipamerr.Error
-	if !errors.As(err, &allocErr) || !errors.Is(err, kind) || !strings.Contains(allocErr.Error(), want) {
-		t.Fatalf("error = %v; want %q containing %q", err, kind, want)
-	}
-}
-
 func TestAllocateSkipsUnusableAddressesThenExhausts(t *testing.T) {
 	pool := newPool("small", ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/28", Gateway: "10.0.0.1", Exclude: []string{"10.0.0.2-10.0.0.4", "10.0.0.9"}})
 	node := newNode(t, NewFake(), "node-a", pool)
@@ -100,7 +89,7 @@ func TestAllocateSkipsUnusableAddressesThenExhausts(t *testing.T) {
 		t.Fatalf("allocated %v, want %s (no network, broadcast, gateway or excluded address)", got, want)
 	}
 	_, err := node.allocate()
-	expectError(t, err, ErrExhausted, "pool small is exhausted (9/9 in use)")
+	ipamtest.ExpectError(t, err, ErrExhausted, "pool small is exhausted (9/9 in use)")
 }
 
 func TestAllocateClaimsBlocksOnDemand(t *testing.T) {
@@ -151,7 +140,7 @@ func TestBorrowingFollowsStrictAffinity(t *testing.T) {
 			}
 			got, err := a.allocate()
 			if strict {
-				expectError(t, err, ErrExhausted, "strictAffinity forbids borrowing")
+				ipamtest.ExpectError(t, err, ErrExhausted, "strictAffinity forbids borrowing")
 				return
 			}
 			if err != nil {
@@ -171,7 +160,7 @@ func TestBorrowingFollowsStrictAffinity(t *testing.T) {
 				}
 			}
 			_, err = b.allocate()
-			expectError(t, err, ErrExhausted, "pool p is exhausted (30/30 in use)")
+			ipamtest.ExpectError(t, err, ErrExhausted, "pool p is exhausted (30/30 in use)")
 		})
 	}
 }

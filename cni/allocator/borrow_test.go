@@ -11,6 +11,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 )
 
 // borrowBlocks is the number of /28 blocks of the /22 pool the borrowing
@@ -132,7 +133,7 @@ func TestBorrowingReadsOneBlockAtATime(t *testing.T) {
 				t.Errorf("calls %v: want one list of the node's claims, one of the pool's blocks, and one per block read", store.Calls)
 			}
 			if tt.wantErr != "" {
-				expectError(t, err, ErrExhausted, tt.wantErr)
+				ipamtest.ExpectError(t, err, ErrExhausted, tt.wantErr)
 				return
 			}
 			if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 )
 
 // addCluster is a cluster with pools of every kind, the pod default/web,
@@ -25,12 +26,12 @@ import (
 func addCluster() *Fake {
 	f := NewFake()
 	for _, p := range []*ipamv1alpha1.IPPool{
-		readyPool("v4", ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/24", Gateway: "10.0.0.1"}),
-		readyPool("v6", ipamv1alpha1.IPPoolSpec{CIDR: "fd00::/120"}),
-		readyPool("spare", ipamv1alpha1.IPPoolSpec{CIDR: "10.1.0.0/24"}),
-		readyPool("full", ipamv1alpha1.IPPoolSpec{CIDR: "10.2.0.0/30"}),
-		readyPool("full6", ipamv1alpha1.IPPoolSpec{CIDR: "fd02::/126"}),
-		readyPool("rack1", ipamv1alpha1.IPPoolSpec{CIDR: "10.3.0.0/24",
+		ipamtest.ReadyPool("v4", ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/24", Gateway: "10.0.0.1"}),
+		ipamtest.ReadyPool("v6", ipamv1alpha1.IPPoolSpec{CIDR: "fd00::/120"}),
+		ipamtest.ReadyPool("spare", ipamv1alpha1.IPPoolSpec{CIDR: "10.1.0.0/24"}),
+		ipamtest.ReadyPool("full", ipamv1alpha1.IPPoolSpec{CIDR: "10.2.0.0/30"}),
+		ipamtest.ReadyPool("full6", ipamv1alpha1.IPPoolSpec{CIDR: "fd02::/126"}),
+		ipamtest.ReadyPool("rack1", ipamv1alpha1.IPPoolSpec{CIDR: "10.3.0.0/24",
 			NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"rack": "1"}}}),
 	} {
 		f.Pools[p.Name] = p

@@ -19,17 +19,6 @@ import (
 // thisNode is the node every test plugin runs on.
 const thisNode = "node-a"
 
-// readyPool returns a pool the operator has reported Ready.
-func readyPool(name string, spec ipamv1alpha1.IPPoolSpec) *ipamv1alpha1.IPPool {
-	return &ipamv1alpha1.IPPool{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec:       spec,
-		Status: ipamv1alpha1.IPPoolStatus{Conditions: []metav1.Condition{
-			{Type: ipamv1alpha1.PoolReady, Status: metav1.ConditionTrue, Reason: ipamv1alpha1.ReasonAllocatable},
-		}},
-	}
-}
-
 // objectMeta returns the metadata of an object the plugin reads.
 func objectMeta(namespace, name, uid string, annotations, labels map[string]string) *metav1.PartialObjectMetadata {
 	return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{

@@ -9,6 +9,7 @@ import (
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 )
 
 // networksCluster is addCluster with the pool tenant-a, which only
@@ -16,9 +17,9 @@ import (
 // the pod red/web.
 func networksCluster() *Fake {
 	f := addCluster()
-	tenant := readyPool("tenant-a", ipamv1alpha1.IPPoolSpec{CIDR: "10.5.0.0/24",
+	tenant := ipamtest.ReadyPool("tenant-a", ipamv1alpha1.IPPoolSpec{CIDR: "10.5.0.0/24",
 		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "a"}}})
-	broken := readyPool("broken", ipamv1alpha1.IPPoolSpec{CIDR: "10.6.0.0/24",
+	broken := ipamtest.ReadyPool("broken", ipamv1alpha1.IPPoolSpec{CIDR: "10.6.0.0/24",
 		NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tenant", Operator: "Equals"}}}})
 	f.Pools[tenant.Name], f.Pools[broken.Name] = tenant, broken
 	f.Namespaces["red"] = objectMeta("", "red", "", nil, map[string]string{"tenant": "a"})

@@ -6,17 +6,18 @@ import (
 	"testing"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 )
 
 func TestBuildResult(t *testing.T) {
-	v4 := readyPool("v4", ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/16", Gateway: "10.0.0.1",
+	v4 := ipamtest.ReadyPool("v4", ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/16", Gateway: "10.0.0.1",
 		Routes: []ipamv1alpha1.Route{{Dst: "0.0.0.0/0"}, {Dst: "192.168.0.0/16", GW: "10.0.0.254"}, {Dst: "not-a-prefix"}},
 		DNS:    &ipamv1alpha1.DNS{Nameservers: []string{"10.0.0.53"}, Domain: "a.example", Search: []string{"a.example"}}})
-	v6 := readyPool("v6", ipamv1alpha1.IPPoolSpec{CIDR: "fd00::/64",
+	v6 := ipamtest.ReadyPool("v6", ipamv1alpha1.IPPoolSpec{CIDR: "fd00::/64",
 		Routes: []ipamv1alpha1.Route{{Dst: "fd10::/64"}},
 		DNS: &ipamv1alpha1.DNS{Nameservers: []string{"fd00::53"}, Domain: "b.example", Search: []string{"b.example"},
 			Options: []string{"ndots:2"}}})
-	bare := readyPool("bare", ipamv1alpha1.IPPoolSpec{CIDR: "10.1.0.0/24"})
+	bare := ipamtest.ReadyPool("bare", ipamv1alpha1.IPPoolSpec{CIDR: "10.1.0.0/24"})
 	pools := map[string]*ipamv1alpha1.IPPool{"v4": v4, "v6": v6, "bare": bare}
 	claim := func(pool, addr string) *ipamv1alpha1.IPClaim {
 		return addressClaim(pool, addr, thisNode, "web", "c1", "eth0")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ipkeeper/ipkeeper/api/ipspace"
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 	"github.com/ipkeeper/ipkeeper/cni/nodestate"
 )
 
@@ -222,7 +223,7 @@ func isLocked(dir *nodestate.Dir, pool string) bool {
 // again.
 func TestABorrowingSearchThatFoundNothingContinuesOnTheNextADD(t *testing.T) {
 	f := addCluster()
-	pool := readyPool("wide", ipamv1alpha1.IPPoolSpec{CIDR: "10.4.0.0/22", BlockSize: ptr.To[int32](28)})
+	pool := ipamtest.ReadyPool("wide", ipamv1alpha1.IPPoolSpec{CIDR: "10.4.0.0/22", BlockSize: ptr.To[int32](28)})
 	f.Pools[pool.Name] = pool
 	layout, err := pool.Spec.Layout()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 )
 
 func TestCheckAnnotations(t *testing.T) {
@@ -67,7 +68,7 @@ func TestCheckAnnotations(t *testing.T) {
 				}
 				return
 			}
-			expectError(t, err, ErrBadAnnotation, tt.wantErr)
+			ipamtest.ExpectError(t, err, ErrBadAnnotation, tt.wantErr)
 		})
 	}
 }

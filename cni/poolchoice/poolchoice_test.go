@@ -1,7 +1,6 @@
 package poolchoice
 
 import (
-	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -10,7 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 )
 
 func TestNames(t *testing.T) {
@@ -53,7 +52,7 @@ func TestNames(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Names("net", tt.pod, tt.ns, tt.configured)
 			if tt.wantErr != "" {
-				expectError(t, err, tt.wantKind, tt.wantErr)
+				ipamtest.ExpectError(t, err, tt.wantKind, tt.wantErr)
 				return
 			}
 			if err != nil || !slices.Equal(got.Names, tt.want) || !strings.HasPrefix(got.Source, tt.source) ||
@@ -81,7 +80,7 @@ func TestRequestedAddresses(t *testing.T) {
 	for _, tt := range tests {
 		got, err := RequestedAddresses("net", nil, "", map[string]string{ipamv1alpha1.AnnotationIPs: tt.value})
 		if tt.wantErr != "" {
-			expectError(t, err, ErrBadAnnotation, tt.wantErr)
+			ipamtest.ExpectError(t, err, ErrBadAnnotation, tt.wantErr)
 			continue
 		}
 		if err != nil || staticsText(got) != tt.want || got.Source != "annotation ipam.ipkeeper.dev/ips" || !got.EveryNetwork {
@@ -129,7 +128,7 @@ func TestRequestedAddressesPrecedence(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := RequestedAddresses(tt.network, tt.runtime, tt.runtimeSource, tt.annotations)
 			if tt.wantErr != "" {
-				expectError(t, err, ErrBadAnnotation, tt.wantErr)
+				ipamtest.ExpectError(t, err, ErrBadAnnotation, tt.wantErr)
 				return
 			}
 			if err != nil || staticsText(got) != tt.want || got.Source != tt.source || got.EveryNetwork != tt.everyNetwork {
@@ -148,13 +147,7 @@ func staticsText(s Statics) string {
 }
 
 func readyPool(name, cidr string) *ipamv1alpha1.IPPool {
-	return &ipamv1alpha1.IPPool{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec:       ipamv1alpha1.IPPoolSpec{CIDR: cidr},
-		Status: ipamv1alpha1.IPPoolStatus{Conditions: []metav1.Condition{
-			{Type: ipamv1alpha1.PoolReady, Status: metav1.ConditionTrue, Reason: ipamv1alpha1.ReasonAllocatable},
-		}},
-	}
+	return ipamtest.ReadyPool(name, ipamv1alpha1.IPPoolSpec{CIDR: cidr})
 }
 
 func TestChoose(t *testing.T) {
@@ -222,7 +215,7 @@ func TestChoose(t *testing.T) {
 			where.NodeLabels = tt.labels
 			families, err := Choose(Choice{Names: tt.names, Source: map[bool]string{true: "pod annotation ipam.ipkeeper.dev/pools", false: configSource}[tt.annotated]}, all, where)
 			if tt.wantErr != "" {
-				expectError(t, err, tt.wantKind, tt.wantErr)
+				ipamtest.ExpectError(t, err, tt.wantKind, tt.wantErr)
 				return
 			}
 			if err != nil {
@@ -254,7 +247,7 @@ func TestPin(t *testing.T) {
 		t.Fatalf("pinned = %+v; want the IPv4 family narrowed to spare, the IPv6 family untouched", pinned)
 	}
 	_, err = Pin(families, Statics{Addrs: []Static{{Addr: netip.MustParseAddr("192.168.0.1"), Bits: -1}}, Source: "annotation ipam.ipkeeper.dev/ips"}, "pod annotation")
-	expectError(t, err, ErrBadAnnotation, "lies in none of the pools chosen by the pod annotation")
+	ipamtest.ExpectError(t, err, ErrBadAnnotation, "lies in none of the pools chosen by the pod annotation")
 }
 
 // TestPinChecks: what an exact address is checked against, whatever its
@@ -303,7 +296,7 @@ func TestPinChecks(t *testing.T) {
 			}
 			families, err = Pin(families, statics, "CNI configuration")
 			if tt.wantErr != "" {
-				expectError(t, err, tt.wantKind, tt.wantErr)
+				ipamtest.ExpectError(t, err, tt.wantKind, tt.wantErr)
 				return
 			}
 			if err != nil {
@@ -314,15 +307,5 @@ func TestPinChecks(t *testing.T) {
 				t.Fatalf("pinned %s with advice %q; want %s, advice %v", got, f.SamePodAdvice, tt.want, tt.advice)
 			}
 		})
-	}
-}
-
-// expectError fails unless err is a poolchoice Error of kind whose message
-// holds want.
-func expectError(t *testing.T, err error, kind error, want string) {
-	t.Helper()
-	var choiceErr *ipamerr.Error
-	if !errors.As(err, &choiceErr) || !errors.Is(err, kind) || !strings.Contains(choiceErr.Error(), want) {
-		t.Fatalf("error = %v; want %q containing %q", err, kind, want)
 	}
 }
