@@ -121,10 +121,7 @@ func (n *simNode) startAgent(binary, logPath string) error {
 	if err != nil {
 		return err
 	}
-	n.agent = exec.Command(binary,
-		"--node-name="+n.name, "--server="+n.cfg.Server, "--token-file="+n.cfg.TokenFile, "--ca-file="+n.cfg.CAFile,
-		"--plugin="+n.cfg.PluginSource, "--cni-bin-dir="+n.cfg.CNIBinDir, "--cni-conf-dir="+n.cfg.CNIConfDir,
-		"--interval="+n.cfg.Interval.String())
+	n.agent = harness.NodeAgentCommand(binary, n.cfg)
 	n.agent.Stdout, n.agent.Stderr = log, log
 	// Its own process group: Ctrl-C reaches the demo, which stops it.
 	n.agent.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

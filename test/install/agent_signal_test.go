@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -28,9 +27,7 @@ func TestNodeAgentBinaryStopsOnSIGTERM(t *testing.T) {
 	env.CreateNode(t, "node-s")
 	a := newAgentNode(t, "node-s", env.CreateNodeAgentPod(t, "agent-node-s", "node-s"))
 	var log bytes.Buffer
-	agent := exec.Command(bins.Path("ipkeeper-agent"),
-		"--node-name="+a.cfg.NodeName, "--server="+a.cfg.Server, "--token-file="+a.cfg.TokenFile, "--ca-file="+a.cfg.CAFile,
-		"--plugin="+a.cfg.PluginSource, "--cni-bin-dir="+a.cfg.CNIBinDir, "--cni-conf-dir="+a.cfg.CNIConfDir, "--interval=100ms")
+	agent := harness.NodeAgentCommand(bins.Path("ipkeeper-agent"), a.cfg)
 	agent.Stdout, agent.Stderr = &log, &log
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
