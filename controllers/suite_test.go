@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -34,18 +33,8 @@ var testOptions = Options{
 	NodeAgent:  NodeAgentOptions{CNIBinDir: "/opt/cni/bin", CNIConfDir: "/etc/cni/net.d", NetworkConfigMap: "ipkeeper-network"},
 }
 
-// operatorDeployment stands for the operator's Deployment (no pod runs it:
-// envtest has no controller manager).
-var operatorDeployment = &appsv1.Deployment{
-	ObjectMeta: metav1.ObjectMeta{Namespace: harness.OperatorNamespace, Name: "ipkeeper-controller-manager"},
-	Spec: appsv1.DeploymentSpec{
-		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "operator"}},
-		Template: corev1.PodTemplateSpec{
-			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "operator"}},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "manager", Image: "registry.invalid/ipkeeper:v9"}}},
-		},
-	},
-}
+// operatorDeployment stands for the operator's Deployment.
+var operatorDeployment = harness.OperatorDeployment("registry.invalid/ipkeeper:v9")
 
 // createOperatorDeployment creates the operator's namespace and
 // operatorDeployment.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -233,5 +234,23 @@ func (e *Env) DeleteClaim(t testing.TB, name string) {
 	obj := &ipamv1alpha1.IPClaim{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if err := e.Client.Delete(context.Background(), obj); err != nil {
 		t.Fatalf("delete IPClaim %s: %v", name, err)
+	}
+}
+
+// OperatorDeployment returns a Deployment named as the kustomize install
+// names the operator's, whose manager container runs image: what the
+// operator reads its own image and the node agent's owner from. Nothing
+// runs it: the test control plane has no controller manager.
+func OperatorDeployment(image string) *appsv1.Deployment {
+	labels := map[string]string{"app": "operator"}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: OperatorNamespace, Name: OperatorName},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "manager", Image: image}}},
+			},
+		},
 	}
 }

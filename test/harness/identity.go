@@ -17,10 +17,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// The operator's namespace and the node agent's service account, as the
-// kustomize install names them.
+// The operator's namespace, its Deployment and service account, and the
+// node agent's service account, as the kustomize install names them.
 const (
 	OperatorNamespace  = "ipkeeper-system"
+	OperatorName       = "ipkeeper-controller-manager"
 	NodeServiceAccount = "ipkeeper-node"
 )
 
@@ -93,27 +94,41 @@ func (e *Env) BoundToken(t testing.TB, pod *corev1.Pod) string {
 // RequestBoundToken requests with c a token of the node service account
 // bound to pod, with a lifetime in seconds.
 func RequestBoundToken(ctx context.Context, c client.Client, pod *corev1.Pod, lifetime int64) (string, error) {
-	return requestToken(ctx, c, &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID}, lifetime)
+	return requestToken(ctx, c, NodeServiceAccount, &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID}, lifetime)
 }
 
 // UnboundToken returns a token of the node service account that is bound
 // to nothing, hence to no node.
 func (e *Env) UnboundToken(t testing.TB) string {
 	t.Helper()
-	token, err := requestToken(context.Background(), e.Client, nil, tokenLifetime)
+	return e.accountToken(t, NodeServiceAccount)
+}
+
+// OperatorToken returns a token of the operator's service account, which
+// the test installs.
+func (e *Env) OperatorToken(t testing.TB) string {
+	t.Helper()
+	return e.accountToken(t, OperatorName)
+}
+
+// accountToken returns a token, bound to nothing, of the service account
+// name in the operator's namespace.
+func (e *Env) accountToken(t testing.TB, name string) string {
+	t.Helper()
+	token, err := requestToken(context.Background(), e.Client, name, nil, tokenLifetime)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return token
 }
 
-func requestToken(ctx context.Context, c client.Client, bound *authenticationv1.BoundObjectReference, lifetime int64) (string, error) {
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: OperatorNamespace, Name: NodeServiceAccount}}
+func requestToken(ctx context.Context, c client.Client, account string, bound *authenticationv1.BoundObjectReference, lifetime int64) (string, error) {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: OperatorNamespace, Name: account}}
 	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
 		ExpirationSeconds: ptr.To(lifetime), BoundObjectRef: bound,
 	}}
 	if err := c.SubResource("token").Create(ctx, sa, req); err != nil {
-		return "", fmt.Errorf("request a token of %s/%s: %w", OperatorNamespace, NodeServiceAccount, err)
+		return "", fmt.Errorf("request a token of %s/%s: %w", OperatorNamespace, account, err)
 	}
 	return req.Status.Token, nil
 }

@@ -24,10 +24,7 @@ import (
 // not.
 func TestNodeAgentPodsAreAdmittedInTheRenderedNamespace(t *testing.T) {
 	ctx := context.Background()
-	ds := &appsv1.DaemonSet{}
-	harness.Eventually(t, 30*time.Second, func() error {
-		return env.Client.Get(ctx, client.ObjectKey{Namespace: harness.OperatorNamespace, Name: controllers.NodeAgentName}, ds)
-	})
+	ds := nodeAgentDaemonSet(t)
 	labels := only(t, rendered(t), "Namespace").GetLabels()
 	agentPod := func(namespace string) *corev1.Pod {
 		return &corev1.Pod{
@@ -56,4 +53,15 @@ func createNamespace(t *testing.T, prefix string, labels map[string]string) stri
 	}
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), ns) })
 	return ns.Name
+}
+
+// nodeAgentDaemonSet waits for the node agent's DaemonSet, which the test
+// operator creates when it starts, and returns it.
+func nodeAgentDaemonSet(t *testing.T) *appsv1.DaemonSet {
+	t.Helper()
+	ds := &appsv1.DaemonSet{}
+	harness.Eventually(t, 30*time.Second, func() error {
+		return env.Client.Get(context.Background(), client.ObjectKey{Namespace: harness.OperatorNamespace, Name: controllers.NodeAgentName}, ds)
+	})
+	return ds
 }

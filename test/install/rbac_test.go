@@ -8,14 +8,11 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	authenticationv1 "k8s.io/api/authentication/v1"
 
 	"github.com/ipkeeper/ipkeeper/controllers"
 	"github.com/ipkeeper/ipkeeper/test/harness"
@@ -31,9 +28,9 @@ func TestOperatorRightsSufficeForTheAdmissionRules(t *testing.T) {
 	ctx := context.Background()
 	cluster.StopOperatorFor(t) // its own periodic setup, as another user, would rewrite the policy
 	env.InstallRendered(t, "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
-	operator := env.TokenClient(t, operatorToken(t))
+	asOperator := env.TokenClient(t, env.OperatorToken(t))
 	setup := &controllers.AdmissionSetup{
-		Client: operator, Reader: operator,
+		Client: asOperator, Reader: asOperator,
 		Authority: controllers.NodeAuthority{NamePrefix: controllers.PolicyNamePrefix, NodeUser: controllers.ServiceAccountUser(harness.OperatorNamespace, harness.NodeServiceAccount)},
 	}
 	// The API server authorizes from its own cache of the bindings just
@@ -60,18 +57,6 @@ func TestOperatorRightsSufficeForTheAdmissionRules(t *testing.T) {
 	}
 }
 
-// operatorToken returns a token of the operator's service account, as the
-// kustomize install names it.
-func operatorToken(t *testing.T) string {
-	t.Helper()
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: harness.OperatorNamespace, Name: "ipkeeper-controller-manager"}}
-	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](600)}}
-	if err := env.Client.SubResource("token").Create(context.Background(), sa, req); err != nil {
-		t.Fatal(err)
-	}
-	return req.Status.Token
-}
-
 // TestOperatorRightsSufficeForTheNodeAgent runs the operator's node agent
 // reconciler with the rendered operator account's own token, on an API
 // server that enforces the permission to set owner references: it makes
@@ -80,17 +65,14 @@ func operatorToken(t *testing.T) string {
 // Deployment's recreation.
 func TestOperatorRightsSufficeForTheNodeAgent(t *testing.T) {
 	ctx := context.Background()
-	ds := &appsv1.DaemonSet{}
-	harness.Eventually(t, 30*time.Second, func() error {
-		return env.Client.Get(ctx, client.ObjectKey{Namespace: harness.OperatorNamespace, Name: controllers.NodeAgentName}, ds)
-	})
+	ds := nodeAgentDaemonSet(t)
 	if len(ds.OwnerReferences) != 0 {
 		t.Fatalf("the DaemonSet of the test operator, which runs as no Deployment, has owners %v", ds.OwnerReferences)
 	}
 	cluster.StopOperatorFor(t) // its own node agent reconciler would rewrite the DaemonSet
 	env.InstallRendered(t, "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
 	deployment := createOperatorDeployment(t)
-	asOperator := env.TokenClient(t, operatorToken(t))
+	asOperator := env.TokenClient(t, env.OperatorToken(t))
 	agent := &controllers.NodeAgentReconciler{
 		Client: asOperator, APIReader: asOperator,
 		Namespace: harness.OperatorNamespace, Deployment: deployment.Name,
@@ -118,22 +100,11 @@ func TestOperatorRightsSufficeForTheNodeAgent(t *testing.T) {
 	}
 }
 
-// createOperatorDeployment creates a Deployment named as the kustomize
-// install names the operator's, which nothing runs, and deletes it when the
-// test ends.
+// createOperatorDeployment creates the operator's Deployment, which
+// nothing runs, and deletes it when the test ends.
 func createOperatorDeployment(t *testing.T) *appsv1.Deployment {
 	t.Helper()
-	labels := map[string]string{"app": "operator"}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: harness.OperatorNamespace, Name: "ipkeeper-controller-manager"},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "manager", Image: "registry.invalid/ipkeeper:test"}}},
-			},
-		},
-	}
+	d := harness.OperatorDeployment("registry.invalid/ipkeeper:test")
 	if err := env.Client.Create(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
