@@ -1,14 +1,15 @@
-package netconf
+package docscheck
 
 import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/ipkeeper/ipkeeper/cni/netconf"
 )
 
 // TestTheDocumentedConfigurationsParse parses every network configuration
@@ -26,7 +27,7 @@ func TestTheDocumentedConfigurationsParse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, block := range fencedBlocks(string(data)) {
+		for _, block := range fencedBlocks(parseMarkdown(string(data))) {
 			for _, plugin := range documentedPlugins(t, doc, block) {
 				if ipam, _ := plugin["ipam"].(map[string]any); ipam["type"] != "ipkeeper" {
 					continue
@@ -36,7 +37,7 @@ func TestTheDocumentedConfigurationsParse(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := Parse(config); err != nil {
+				if _, err := netconf.Parse(config); err != nil {
 					t.Errorf("%s: the configuration %s: %v", doc, config, err)
 				}
 			}
@@ -47,15 +48,19 @@ func TestTheDocumentedConfigurationsParse(t *testing.T) {
 	}
 }
 
-// fence matches a fenced code block of Markdown, with its language.
-var fence = regexp.MustCompile("(?ms)^ *```(json|yaml)\n(.*?)^ *```")
-
+// codeBlock is a fenced code block: its info string and its text.
 type codeBlock struct{ lang, text string }
 
-func fencedBlocks(doc string) []codeBlock {
+// fencedBlocks joins the lines of d's fenced blocks into blocks: the lines
+// of one block follow each other, those of two blocks are apart by their
+// fences.
+func fencedBlocks(d *document) []codeBlock {
 	var blocks []codeBlock
-	for _, m := range fence.FindAllStringSubmatch(doc, -1) {
-		blocks = append(blocks, codeBlock{lang: m[1], text: m[2]})
+	for i, fl := range d.fenced {
+		if i == 0 || fl.line != d.fenced[i-1].line+1 {
+			blocks = append(blocks, codeBlock{lang: fl.info})
+		}
+		blocks[len(blocks)-1].text += fl.text + "\n"
 	}
 	return blocks
 }
@@ -63,14 +68,25 @@ func fencedBlocks(doc string) []codeBlock {
 // documentedPlugins returns the plugin configurations of a code block, each
 // with the network's name and version, as the runtime hands them to a
 // plugin: a JSON configuration or list, or the config of each
-// NetworkAttachmentDefinition of a YAML block, named as Multus names it.
+// NetworkAttachmentDefinition of a YAML block.
 func documentedPlugins(t *testing.T, doc string, block codeBlock) []map[string]any {
 	t.Helper()
-	if block.lang == "json" {
+	switch block.lang {
+	case "json":
 		return networkPlugins(t, doc, []byte(block.text), "")
+	case "yaml":
+		return attachmentPlugins(t, doc, block.text)
 	}
+	return nil
+}
+
+// attachmentPlugins returns the plugins of the NetworkAttachmentDefinitions
+// among the YAML documents of text, their networks named as Multus names
+// them.
+func attachmentPlugins(t *testing.T, doc, text string) []map[string]any {
+	t.Helper()
 	var plugins []map[string]any
-	for _, text := range strings.Split(block.text, "\n---") {
+	for _, text := range strings.Split(text, "\n---") {
 		var nad struct {
 			Kind     string
 			Metadata struct{ Name string }
