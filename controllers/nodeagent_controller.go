@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -81,7 +83,11 @@ func (r *NodeAgentReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ct
 	if opts.Image == "" {
 		return ctrl.Result{}, errors.New("no image for the node agent: set --node-agent-image or RELATED_IMAGE_CNI, or run the operator as Deployment " + r.Deployment)
 	}
-	ds := nodeAgentDaemonSet(r.Namespace, opts)
+	epoch, err := r.epoch(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	ds := nodeAgentDaemonSet(r.Namespace, epoch, opts)
 	if owner != nil {
 		// Not blockOwnerDeletion: where owner references are enforced
 		// (OpenShift), setting it needs the right to update the
@@ -94,6 +100,22 @@ func (r *NodeAgentReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ct
 		return ctrl.Result{}, fmt.Errorf("apply DaemonSet %s/%s: %w", r.Namespace, NodeAgentName, err)
 	}
 	return ctrl.Result{}, nil
+}
+
+// epoch returns the epoch of the DaemonSet (nodeAgentEpochAnnotation): the
+// one it has, so that applying it again rolls nothing, or now when it is
+// to be created. It reads the API server, not the cache, which may still
+// hold a DaemonSet just deleted.
+func (r *NodeAgentReconciler) epoch(ctx context.Context) (string, error) {
+	ds := &appsv1.DaemonSet{}
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: NodeAgentName}, ds)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("get DaemonSet %s/%s: %w", r.Namespace, NodeAgentName, err)
+	}
+	if epoch := ds.Spec.Template.Annotations[nodeAgentEpochAnnotation]; err == nil && epoch != "" {
+		return epoch, nil
+	}
+	return strconv.FormatInt(time.Now().UnixNano(), 10), nil
 }
 
 // ownerDeployment returns the operator's Deployment, or nil when the

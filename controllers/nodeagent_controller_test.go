@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -50,7 +51,8 @@ func TestNodeAgentDaemonSet(t *testing.T) {
 		{"token lifetime", *pod.Volumes[2].Projected.Sources[0].ServiceAccountToken.ExpirationSeconds, int64(agentTokenLifetime)},
 		{"network ConfigMap", pod.Volumes[3].ConfigMap.Name, "ipkeeper-network"},
 		{"node name", c.Env[0].ValueFrom.FieldRef.FieldPath, "spec.nodeName"},
-		{"generation", c.Env[1].ValueFrom.FieldRef.FieldPath, "metadata.labels['pod-template-generation']"},
+		{"epoch", c.Env[1].ValueFrom.FieldRef.FieldPath, "metadata.annotations['" + nodeAgentEpochAnnotation + "']"},
+		{"generation", c.Env[2].ValueFrom.FieldRef.FieldPath, "metadata.labels['pod-template-generation']"},
 		{"readiness", c.ReadinessProbe.Exec.Command[:2], []string{"/ipkeeper-agent", "--check"}},
 		{"owner", ds.OwnerReferences[0].Name, operatorDeployment.Name},
 	}
@@ -62,30 +64,51 @@ func TestNodeAgentDaemonSet(t *testing.T) {
 }
 
 // TestNodeAgentDaemonSetIsPutBack changes and then deletes the DaemonSet:
-// the operator puts it back as its options describe it.
+// the operator puts it back as its options describe it. Putting back the
+// image keeps the DaemonSet's epoch; the DaemonSet created after the
+// deletion has a later one, so that its agents, whose generations count
+// from 1 again, supersede the deleted one's on every node.
 func TestNodeAgentDaemonSetIsPutBack(t *testing.T) {
 	ctx := context.Background()
 	var ds *appsv1.DaemonSet
 	harness.Eventually(t, operatorTimeout, func() (err error) { ds, err = getNodeAgent(); return err })
+	epoch := epochOf(t, ds)
 	ds.Spec.Template.Spec.Containers[0].Image = "registry.invalid/someone-else:1"
 	if err := env.Client.Update(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
-	harness.Eventually(t, operatorTimeout, func() error {
-		ds, err := getNodeAgent()
+	harness.Eventually(t, operatorTimeout, func() (err error) {
+		ds, err = getNodeAgent()
 		if err == nil && ds.Spec.Template.Spec.Containers[0].Image != "registry.invalid/ipkeeper:v9" {
 			err = errors.New("image still " + ds.Spec.Template.Spec.Containers[0].Image)
 		}
 		return err
 	})
+	if got := epochOf(t, ds); got != epoch {
+		t.Errorf("putting the image back changed the epoch from %d to %d", epoch, got)
+	}
 	if err := env.Client.Delete(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
-	harness.Eventually(t, operatorTimeout, func() error {
-		again, err := getNodeAgent()
+	var again *appsv1.DaemonSet
+	harness.Eventually(t, operatorTimeout, func() (err error) {
+		again, err = getNodeAgent()
 		if err == nil && again.UID == ds.UID {
 			err = errors.New("the deleted DaemonSet is still there")
 		}
 		return err
 	})
+	if got := epochOf(t, again); got <= epoch {
+		t.Errorf("the recreated DaemonSet has epoch %d, not later than the deleted one's %d", got, epoch)
+	}
+}
+
+// epochOf returns the epoch of the node agent's DaemonSet.
+func epochOf(t *testing.T, ds *appsv1.DaemonSet) int64 {
+	t.Helper()
+	epoch, err := strconv.ParseInt(ds.Spec.Template.Annotations[nodeAgentEpochAnnotation], 10, 64)
+	if err != nil {
+		t.Fatalf("epoch of DaemonSet %s: %v", ds.Name, err)
+	}
+	return epoch
 }

@@ -12,6 +12,13 @@ import (
 // NodeAgentName is the name of the node agent's DaemonSet.
 const NodeAgentName = "ipkeeper-node-agent"
 
+// nodeAgentEpochAnnotation, on the DaemonSet's pod template, records when
+// the operator created the DaemonSet (Unix nanoseconds). An agent passes it
+// to the node (NODE_AGENT_EPOCH) with its pod-template generation: the
+// agents of a DaemonSet created later supersede those of an earlier one,
+// whose generations a new DaemonSet starts counting again from 1.
+const nodeAgentEpochAnnotation = "ipam.ipkeeper.dev/node-agent-epoch"
+
 // Paths inside the node agent's container.
 const (
 	agentHostBinDir  = "/host/opt/cni/bin"
@@ -42,13 +49,14 @@ var nodeAgentLabels = map[string]string{
 	"app.kubernetes.io/component": "node-agent",
 }
 
-// nodeAgentDaemonSet returns the node agent's DaemonSet in namespace. It
+// nodeAgentDaemonSet returns the node agent's DaemonSet in namespace, of
+// the given epoch (nodeAgentEpochAnnotation). It
 // runs on every Linux node, whatever its taints, on the host network (it
 // must work before any pod network does), as system-node-critical. A
 // rolling update starts the new agent before the old one stops, and an
 // agent that stops leaves the plugin in place: no node is ever without a
 // working plugin.
-func nodeAgentDaemonSet(namespace string, o NodeAgentOptions) *appsv1ac.DaemonSetApplyConfiguration {
+func nodeAgentDaemonSet(namespace, epoch string, o NodeAgentOptions) *appsv1ac.DaemonSetApplyConfiguration {
 	return appsv1ac.DaemonSet(NodeAgentName, namespace).
 		WithLabels(nodeAgentLabels).
 		WithSpec(appsv1ac.DaemonSetSpec().
@@ -60,6 +68,7 @@ func nodeAgentDaemonSet(namespace string, o NodeAgentOptions) *appsv1ac.DaemonSe
 					WithMaxUnavailable(intstr.FromInt32(0)))).
 			WithTemplate(corev1ac.PodTemplateSpec().
 				WithLabels(nodeAgentLabels).
+				WithAnnotations(map[string]string{nodeAgentEpochAnnotation: epoch}).
 				WithSpec(nodeAgentPodSpec(o))))
 }
 
@@ -114,7 +123,9 @@ func nodeAgentContainer(o NodeAgentOptions) *corev1ac.ContainerApplyConfiguratio
 		WithEnv(
 			fieldEnv("NODE_NAME", "spec.nodeName"),
 			// The newest agent on a node writes; the old one of a rolling
-			// update stops when it sees the newer generation.
+			// update, or of a DaemonSet deleted since, stops when it sees
+			// the newer one.
+			fieldEnv("NODE_AGENT_EPOCH", "metadata.annotations['"+nodeAgentEpochAnnotation+"']"),
 			fieldEnv("POD_TEMPLATE_GENERATION", "metadata.labels['pod-template-generation']")).
 		// Ready once the node's plugin uses this agent's token: only then
 		// does a rolling update stop the old agent, whose token dies with

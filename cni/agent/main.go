@@ -45,6 +45,7 @@ func main() {
 func parseFlags() (nodeagent.Config, bool) {
 	var cfg nodeagent.Config
 	var check bool
+	epoch, _ := strconv.ParseInt(os.Getenv("NODE_AGENT_EPOCH"), 10, 64)
 	generation, _ := strconv.ParseInt(os.Getenv("POD_TEMPLATE_GENERATION"), 10, 64)
 	flag.StringVar(&cfg.NodeName, "node-name", os.Getenv("NODE_NAME"), "This node's name (default $NODE_NAME, from the downward API).")
 	flag.StringVar(&cfg.Server, "server", inClusterServer(), "The API server's URL for the plugin (default from KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT).")
@@ -55,7 +56,8 @@ func parseFlags() (nodeagent.Config, bool) {
 	flag.StringVar(&cfg.CNIConfDir, "cni-conf-dir", "/host/etc/cni/net.d", "The node's CNI configuration directory, as mounted.")
 	flag.StringVar(&cfg.NetworkConfigDir, "network-config-dir", "", "A directory of network configurations to install (a mounted ConfigMap); empty installs none.")
 	flag.DurationVar(&cfg.Interval, "interval", 10*time.Second, "How often to look for a rotated token or a changed configuration.")
-	flag.Int64Var(&cfg.Generation, "generation", generation, "The pod-template generation of the agent's DaemonSet pod (default $POD_TEMPLATE_GENERATION): only the newest agent on a node writes.")
+	flag.Int64Var(&cfg.Version.Epoch, "epoch", epoch, "When the operator created the agent's DaemonSet, in Unix nanoseconds (default $NODE_AGENT_EPOCH): the agents of a later DaemonSet supersede those of an earlier one.")
+	flag.Int64Var(&cfg.Version.Generation, "generation", generation, "The pod-template generation of the agent's DaemonSet pod (default $POD_TEMPLATE_GENERATION): only the newest agent on a node writes.")
 	flag.BoolVar(&check, "check", false, "Only check that the plugin is installed and its kubeconfig holds this agent's token: exit 0 if so (the readiness probe).")
 	flag.Parse()
 	return cfg, check

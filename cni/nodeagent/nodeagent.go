@@ -67,10 +67,10 @@ type Config struct {
 	// Interval is how often the agent looks for a rotated token, a changed
 	// CA or network configuration.
 	Interval time.Duration
-	// Generation is the pod-template generation of the agent's DaemonSet
-	// pod. A rolling update starts the new agent beside the old one; only
-	// the agent of the highest generation on a node writes.
-	Generation int64
+	// Version is the agent's place among the agents of its node. A rolling
+	// update starts the new agent beside the old one; only the newest
+	// agent on a node writes.
+	Version Version
 }
 
 // Check says what is wrong with the configuration, if anything.
@@ -154,7 +154,7 @@ func Sync(cfg Config, log func(msg string, keysAndValues ...any)) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := owning(dir, cfg.Generation)
+	unlock, err := owning(dir, cfg.Version)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,9 +181,9 @@ func waitFor(t *testing.T, cond func() bool) {
 func TestNewerAgentTakesOver(t *testing.T) {
 	n := newNode(t)
 	old := n.cfg
-	old.Generation = 1
+	old.Version = Version{Generation: 1}
 	newer := old
-	newer.Generation, newer.TokenFile = 2, filepath.Join(filepath.Dir(old.TokenFile), "token-new")
+	newer.Version, newer.TokenFile = Version{Generation: 2}, filepath.Join(filepath.Dir(old.TokenFile), "token-new")
 	n.write(t, newer.TokenFile, "token-new")
 
 	stopOld := runAgent(t, old)
@@ -214,18 +215,51 @@ func TestNewerAgentTakesOver(t *testing.T) {
 func TestOlderAgentStartingLateWritesNothing(t *testing.T) {
 	n := newNode(t)
 	newer := n.cfg
-	newer.Generation = 3
+	newer.Version = Version{Generation: 3}
 	stopNew := runAgent(t, newer)
 	waitFor(t, func() bool { return n.holds(t, "token-1") })
 	stopNew() // so that nothing would put its token back
 	old := newer
-	old.Generation, old.TokenFile = 2, filepath.Join(filepath.Dir(newer.TokenFile), "token-old")
+	old.Version, old.TokenFile = Version{Generation: 2}, filepath.Join(filepath.Dir(newer.TokenFile), "token-old")
 	n.write(t, old.TokenFile, "token-old")
 	stopOld := runAgent(t, old)
 	defer stopOld()
 	time.Sleep(10 * old.Interval)
 	if got := n.token(t); got != "token-1" {
 		t.Fatalf("the older agent overwrote the kubeconfig: %q", got)
+	}
+}
+
+// TestAgentOfANewDaemonSetTakesOver runs, on a node whose last agent
+// belonged to a DaemonSet at generation 5, the agent of the DaemonSet
+// created after it was deleted, at generation 1: it writes, since the old
+// agent's token died with its pod. An agent of the old DaemonSet that
+// comes back (generation 6) writes nothing.
+func TestAgentOfANewDaemonSetTakesOver(t *testing.T) {
+	n := newNode(t)
+	gone := n.cfg
+	gone.Version = Version{Epoch: 100, Generation: 5}
+	stopGone := runAgent(t, gone)
+	waitFor(t, func() bool { return n.holds(t, "token-1") })
+	stopGone()
+
+	recreated := gone
+	recreated.Version, recreated.TokenFile = Version{Epoch: 200, Generation: 1}, filepath.Join(filepath.Dir(gone.TokenFile), "token-new")
+	n.write(t, recreated.TokenFile, "token-new")
+	stopRecreated := runAgent(t, recreated)
+	waitFor(t, func() bool { return n.holds(t, "token-new") })
+	if err := Ready(recreated); err != nil {
+		t.Fatalf("the agent of the new DaemonSet is not Ready: %v", err)
+	}
+	stopRecreated()
+
+	late := gone
+	late.Version = Version{Epoch: 100, Generation: 6}
+	if err := Sync(late, nolog); !errors.Is(err, ErrSuperseded) {
+		t.Fatalf("an agent of the deleted DaemonSet synced: %v, want ErrSuperseded", err)
+	}
+	if got := n.token(t); got != "token-new" {
+		t.Fatalf("the agent of the deleted DaemonSet wrote its token: %q", got)
 	}
 }
 
@@ -248,7 +282,7 @@ func runAgent(t *testing.T, cfg Config) func() {
 	return func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("agent of generation %d: %v", cfg.Generation, err)
+			t.Errorf("agent of version %s: %v", cfg.Version, err)
 		}
 	}
 }
