@@ -18,43 +18,72 @@ const rollbackTimeout = 10 * time.Second
 // AllocateAll reserves one address per family for one pod interface. Each
 // family lists requests for its pools in order of preference; when a pool is
 // exhausted the next is tried. Families are allocated concurrently, so a
-// dual-stack ADD waits no longer than a single-stack one. A family the
-// interface already holds a claim of gets that claim back, so a repeated ADD
-// returns what the first one reserved. When a family fails, every claim this
-// call created is deleted before the error is returned: no ADD leaves half
-// its addresses.
+// dual-stack ADD waits no longer than a single-stack one, except that the
+// families asking for an exact address go first when others do not: the
+// address may be held or unusable, and a family allocated beside it might
+// have claimed a new block for nothing. A family the interface already
+// holds a claim of gets that claim back, so a repeated ADD returns what the
+// first one reserved. When a family fails, every claim this call created is
+// deleted before the error is returned: no ADD leaves half its addresses.
 func (a *Allocator) AllocateAll(ctx context.Context, families [][]Request) ([]*ipamv1alpha1.IPClaim, error) {
-	type outcome struct {
-		claim   *ipamv1alpha1.IPClaim
-		created bool
-		err     error
+	outcomes := make([]familyOutcome, len(families))
+	exact := func(i int) bool { return families[i][0].Address.IsValid() }
+	a.allocateFamilies(ctx, families, outcomes, exact)
+	if !failed(outcomes) {
+		a.allocateFamilies(ctx, families, outcomes, func(i int) bool { return !exact(i) })
 	}
-	outcomes := make([]outcome, len(families))
-	var wg sync.WaitGroup
-	for i, reqs := range families {
-		wg.Go(func() {
-			claim, created, err := a.allocateFamily(ctx, reqs)
-			outcomes[i] = outcome{claim: claim, created: created, err: err}
-		})
-	}
-	wg.Wait()
 	claims := make([]*ipamv1alpha1.IPClaim, 0, len(families))
 	var created []*ipamv1alpha1.IPClaim
 	var errs []error
 	for _, o := range outcomes {
-		if o.err != nil {
+		switch {
+		case o.err != nil:
 			errs = append(errs, o.err)
-			continue
-		}
-		claims = append(claims, o.claim)
-		if o.created {
-			created = append(created, o.claim)
+		case o.claim != nil:
+			claims = append(claims, o.claim)
+			if o.created {
+				created = append(created, o.claim)
+			}
 		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(append(errs, a.release(ctx, created))...)
 	}
 	return claims, nil
+}
+
+// familyOutcome is what the allocation of one family gave: its claim, and
+// whether this ADD created it, or its error.
+type familyOutcome struct {
+	claim   *ipamv1alpha1.IPClaim
+	created bool
+	err     error
+}
+
+// allocateFamilies allocates, concurrently, the families whose index
+// selected accepts, into their outcomes.
+func (a *Allocator) allocateFamilies(ctx context.Context, families [][]Request, outcomes []familyOutcome, selected func(int) bool) {
+	var wg sync.WaitGroup
+	for i, reqs := range families {
+		if !selected(i) {
+			continue
+		}
+		wg.Go(func() {
+			claim, created, err := a.allocateFamily(ctx, reqs)
+			outcomes[i] = familyOutcome{claim: claim, created: created, err: err}
+		})
+	}
+	wg.Wait()
+}
+
+// failed reports whether any family failed.
+func failed(outcomes []familyOutcome) bool {
+	for _, o := range outcomes {
+		if o.err != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // allocateFamily returns the claim the interface already holds in the

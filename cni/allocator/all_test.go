@@ -47,6 +47,41 @@ func TestAllocateAllRollsBackHalfDoneADD(t *testing.T) {
 	}
 }
 
+// TestRefusedExactAddressClaimsNoBlock asks, on a node with no block, for
+// a dynamic IPv4 address and an exact IPv6 one that cannot be had (the
+// gateway, then an address another pod holds): the ADD fails and leaves
+// no claim at all, not even the IPv4 block a dynamic allocation beside it
+// would have claimed.
+func TestRefusedExactAddressClaimsNoBlock(t *testing.T) {
+	for _, c := range []struct {
+		addr    string
+		kind    error
+		message string
+	}{
+		{"fd00::1", ErrAddressUnusable, "is the gateway"},
+		{"fd00::77", ErrAddressHeld, "is held by pod default/db-0"},
+	} {
+		store := NewFake()
+		v4 := newNode(t, store, "node-a", newPool("v4", ipamv1alpha1.IPPoolSpec{CIDR: "10.0.0.0/24"}))
+		v6pool := newPool("v6", ipamv1alpha1.IPPoolSpec{CIDR: "fd00::/64", Gateway: "fd00::1"})
+		v6 := newNode(t, store, "node-a", v6pool)
+		holder := newNode(t, store, "node-b", v6pool).request()
+		holder.Owner.Namespace, holder.Owner.Name, holder.Address = "default", "db-0", netip.MustParseAddr("fd00::77")
+		if _, err := v6.alloc.Allocate(context.Background(), holder); err != nil {
+			t.Fatal(err)
+		}
+		before := len(store.Names())
+
+		reqs := requests(v4, v6)
+		reqs[1][0].Address = netip.MustParseAddr(c.addr)
+		_, err := v4.alloc.AllocateAll(context.Background(), reqs)
+		ipamtest.ExpectError(t, err, c.kind, c.message)
+		if after := store.Names(); len(after) != before {
+			t.Errorf("asking for %s: the failed ADD left claims: %v", c.addr, after)
+		}
+	}
+}
+
 func TestAllocateAllIsIdempotent(t *testing.T) {
 	store := NewFake()
 	v4, v6 := dualStack(t, store)
