@@ -48,26 +48,40 @@ type options struct {
 
 func parseFlags() options {
 	var o options
-	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8443", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
-	flag.BoolVar(&o.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, to callers the API server authorises to get /metrics.")
-	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the liveness (/healthz) and readiness (/readyz) probes bind to.")
-	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address the Go profiler's endpoints (/debug/pprof/) bind to, to find where memory or CPU goes; empty or 0 disables them.")
-	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect one active controller among replicas; every replica serves the webhooks.")
-	flag.BoolVar(&o.webhookEnabled, "webhook-enabled", true, "Serve the validating admission webhooks.")
-	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
-	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Directory holding the webhook serving certificate (tls.crt, tls.key).")
-	flag.DurationVar(&o.controllers.GCGracePeriod, "gc-grace-period", 60*time.Second, "How long a claim stays Orphaned, its pod gone, before it is released.")
-	flag.DurationVar(&o.controllers.GCScanInterval, "gc-scan-interval", 10*time.Minute, "How often every claim is checked for a missing pod, besides pod-deletion events.")
-	flag.StringVar(&o.controllers.Namespace, "namespace", "", "The operator's namespace; empty means the namespace of its service account (in a pod).")
-	flag.StringVar(&o.controllers.NodeServiceAccount, "node-service-account", "ipkeeper-node", "The node agent's service account in the operator's namespace: the CNI plugin's only credential, bound by the admission policy to its node.")
-	flag.StringVar(&o.controllers.Deployment, "deployment", "ipkeeper-controller-manager", "The operator's Deployment: it owns the node agent's DaemonSet, whose image defaults to the Deployment's.")
-	flag.StringVar(&o.controllers.NodeAgent.Image, "node-agent-image", os.Getenv("RELATED_IMAGE_CNI"), "Image of the node agent and the CNI plugin (default $RELATED_IMAGE_CNI, else the operator's own image).")
-	flag.StringVar(&o.controllers.NodeAgent.CNIBinDir, "cni-bin-dir", "/opt/cni/bin", "The nodes' CNI binary directory, where the node agent installs the plugin.")
-	flag.StringVar(&o.controllers.NodeAgent.CNIConfDir, "cni-conf-dir", "/etc/cni/net.d", "The nodes' CNI configuration directory, where the node agent writes the plugin's kubeconfig (in ipkeeper.d/).")
-	flag.StringVar(&o.controllers.NodeAgent.NetworkConfigMap, "network-config-map", "ipkeeper-network", "ConfigMap in the operator's namespace whose network configurations the node agent installs on every node, when it exists; empty disables.")
+	o.bind(flag.CommandLine, os.LookupEnv)
 	o.zap.BindFlags(flag.CommandLine)
 	flag.Parse()
 	return o
+}
+
+// bind defines the manager's flags on fs. The flags that shape the node
+// side default to environment variables as well (lookupEnv): an OLM
+// Subscription's config can set a manager's environment, not its
+// arguments, and a cluster whose nodes keep CNI elsewhere must say so.
+func (o *options) bind(fs *flag.FlagSet, lookupEnv func(string) (string, bool)) {
+	env := func(name, fallback string) string {
+		if v, ok := lookupEnv(name); ok {
+			return v
+		}
+		return fallback
+	}
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8443", "Address the Prometheus metrics endpoint binds to; 0 disables it.")
+	fs.BoolVar(&o.secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, to callers the API server authorises to get /metrics.")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the liveness (/healthz) and readiness (/readyz) probes bind to.")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address the Go profiler's endpoints (/debug/pprof/) bind to, to find where memory or CPU goes; empty or 0 disables them.")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect one active controller among replicas; every replica serves the webhooks.")
+	fs.BoolVar(&o.webhookEnabled, "webhook-enabled", true, "Serve the validating admission webhooks.")
+	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
+	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Directory holding the webhook serving certificate (tls.crt, tls.key).")
+	fs.DurationVar(&o.controllers.GCGracePeriod, "gc-grace-period", 60*time.Second, "How long a claim stays Orphaned, its pod gone, before it is released.")
+	fs.DurationVar(&o.controllers.GCScanInterval, "gc-scan-interval", 10*time.Minute, "How often every claim is checked for a missing pod, besides pod-deletion events.")
+	fs.StringVar(&o.controllers.Namespace, "namespace", "", "The operator's namespace; empty means the namespace of its service account (in a pod).")
+	fs.StringVar(&o.controllers.NodeServiceAccount, "node-service-account", "ipkeeper-node", "The node agent's service account in the operator's namespace: the CNI plugin's only credential, bound by the admission policy to its node.")
+	fs.StringVar(&o.controllers.Deployment, "deployment", "ipkeeper-controller-manager", "The operator's Deployment: it owns the node agent's DaemonSet, whose image defaults to the Deployment's.")
+	fs.StringVar(&o.controllers.NodeAgent.Image, "node-agent-image", env("RELATED_IMAGE_CNI", ""), "Image of the node agent and the CNI plugin (default $RELATED_IMAGE_CNI, else the operator's own image).")
+	fs.StringVar(&o.controllers.NodeAgent.CNIBinDir, "cni-bin-dir", env("IPKEEPER_CNI_BIN_DIR", "/opt/cni/bin"), "The nodes' CNI binary directory, where the node agent installs the plugin (default $IPKEEPER_CNI_BIN_DIR, else /opt/cni/bin).")
+	fs.StringVar(&o.controllers.NodeAgent.CNIConfDir, "cni-conf-dir", env("IPKEEPER_CNI_CONF_DIR", "/etc/cni/net.d"), "The nodes' CNI configuration directory, where the node agent writes the plugin's kubeconfig, in ipkeeper.d/ (default $IPKEEPER_CNI_CONF_DIR, else /etc/cni/net.d).")
+	fs.StringVar(&o.controllers.NodeAgent.NetworkConfigMap, "network-config-map", env("IPKEEPER_NETWORK_CONFIG_MAP", "ipkeeper-network"), "ConfigMap in the operator's namespace whose network configurations the node agent installs on every node, when it exists; empty disables (default $IPKEEPER_NETWORK_CONFIG_MAP, else ipkeeper-network).")
 }
 
 func main() {

@@ -87,18 +87,24 @@ func attachmentPlugins(t *testing.T, doc, text string) []map[string]any {
 	t.Helper()
 	var plugins []map[string]any
 	for _, text := range strings.Split(text, "\n---") {
-		var nad struct {
+		var object struct {
 			Kind     string
 			Metadata struct{ Name string }
-			Spec     struct{ Config string }
+			Spec     json.RawMessage
 		}
-		if err := yaml.Unmarshal([]byte(text), &nad); err != nil {
+		if err := yaml.Unmarshal([]byte(text), &object); err != nil {
 			t.Errorf("%s: a YAML block does not parse: %v\n%s", doc, err, text)
 			continue
 		}
-		if nad.Kind == "NetworkAttachmentDefinition" {
-			plugins = append(plugins, networkPlugins(t, doc, []byte(nad.Spec.Config), nad.Metadata.Name)...)
+		if object.Kind != "NetworkAttachmentDefinition" {
+			continue
 		}
+		var spec struct{ Config string }
+		if err := json.Unmarshal(object.Spec, &spec); err != nil {
+			t.Errorf("%s: NetworkAttachmentDefinition %s: %v", doc, object.Metadata.Name, err)
+			continue
+		}
+		plugins = append(plugins, networkPlugins(t, doc, []byte(spec.Config), object.Metadata.Name)...)
 	}
 	return plugins
 }
