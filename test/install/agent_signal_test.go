@@ -1,12 +1,10 @@
 package install
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,35 +24,17 @@ func TestNodeAgentBinaryStopsOnSIGTERM(t *testing.T) {
 	t.Cleanup(func() { _ = bins.Remove() })
 	env.CreateNode(t, "node-s")
 	a := newAgentNode(t, "node-s", env.CreateNodeAgentPod(t, "agent-node-s", "node-s"))
-	var log bytes.Buffer
-	agent := harness.NodeAgentCommand(bins.Path("ipkeeper-agent"), a.cfg)
-	agent.Stdout, agent.Stderr = &log, &log
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- agent.Wait() }()
-	t.Cleanup(func() { _ = agent.Process.Kill() })
+	agent := harness.StartCommand(t, harness.NodeAgentCommand(bins.Path("ipkeeper-agent"), a.cfg))
 	harness.Eventually(t, 10*time.Second, func() error { _, err := os.Stat(a.cfg.KubeconfigPath()); return err })
-	if err := agent.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("the node agent exited with %v after SIGTERM:\n%s", err, log.String())
-		}
-	case <-time.After(10 * time.Second):
-		_ = agent.Process.Kill()
-		// Received first, so that the log is whole and no longer written.
-		t.Fatalf("the node agent did not stop within 10s of SIGTERM (%v after SIGKILL):\n%s", <-done, log.String())
+	if err := agent.Stop(10 * time.Second); err != nil {
+		t.Fatalf("the node agent exited with %v after SIGTERM:\n%s", err, agent.Output())
 	}
 	for _, path := range []string{filepath.Join(a.cfg.CNIBinDir, nodeagent.PluginName), a.cfg.KubeconfigPath()} {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			t.Errorf("the stopped node agent removed %s", path)
 		}
 	}
-	if !strings.Contains(log.String(), "Stopping; the plugin") {
-		t.Errorf("the node agent's log does not say it stopped:\n%s", log.String())
+	if !strings.Contains(agent.Output(), "Stopping; the plugin") {
+		t.Errorf("the node agent's log does not say it stopped:\n%s", agent.Output())
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +21,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
-	"github.com/ipkeeper/ipkeeper/cni/atomicfile"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
 	"github.com/ipkeeper/ipkeeper/cni/nodeagent"
 	"github.com/ipkeeper/ipkeeper/test/harness"
@@ -42,12 +43,12 @@ func startAgent(t *testing.T, node string, pod *corev1.Pod) *agentNode {
 	go func() {
 		done <- nodeagent.Run(ctx, a.cfg, func(msg string, kv ...any) { t.Log(append([]any{msg}, kv...)...) })
 	}()
-	a.stop = func() {
+	a.stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("the node agent stopped with %v", err)
 		}
-	}
+	})
 	t.Cleanup(a.stop)
 	harness.Eventually(t, 10*time.Second, func() error { _, err := os.Stat(a.cfg.KubeconfigPath()); return err })
 	return a
@@ -153,7 +154,7 @@ func TestNodeAgentGivesThePluginWhatItNeeds(t *testing.T) {
 	})
 	expectAddOnNode(t, cni, list, harness.RuntimeConf("c-agent-2", pod), "node-a")
 
-	expectInterruptedCopyHarmless(t, agent.cfg, cni)
+	expectInterruptedCopyHarmless(t, agent, cni)
 }
 
 // expectAddOnNode ADDs rt and checks the claim names node.
@@ -173,30 +174,51 @@ func expectAddOnNode(t *testing.T, cni *libcni.CNIConfig, list *libcni.NetworkCo
 	}
 }
 
-// expectInterruptedCopyHarmless copies half of the plugin over the
-// installed one and fails, as a copy cut short by a full disk or a killed
-// agent would: the installed plugin is still the whole binary, and runs.
-func expectInterruptedCopyHarmless(t *testing.T, cfg nodeagent.Config, cni *libcni.CNIConfig) {
+// expectInterruptedCopyHarmless stops the node agent and runs its binary,
+// as its next pod would, to install a new plugin under a file-size limit
+// of half the new binary: its copy fails halfway, as one cut short by a
+// full disk would. The installed plugin is still the whole old binary, and
+// runs; the agent leaves no partial file, says what failed and exits.
+func expectInterruptedCopyHarmless(t *testing.T, a *agentNode, cni *libcni.CNIConfig) {
 	t.Helper()
-	source, err := os.ReadFile(cfg.PluginSource)
+	a.stop()
+	installed := filepath.Join(a.cfg.CNIBinDir, nodeagent.PluginName)
+	old, err := os.ReadFile(installed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	installed := filepath.Join(cfg.CNIBinDir, nodeagent.PluginName)
-	err = atomicfile.Write(installed, 0o755, func(w io.Writer) error {
-		if _, err := w.Write(source[:len(source)/2]); err != nil {
-			return err
-		}
-		return errors.New("the copy was cut short")
-	})
-	if err == nil {
-		t.Fatal("the interrupted copy reported success")
+	upgrade := a.cfg
+	upgrade.PluginSource = filepath.Join(t.TempDir(), "ipkeeper-v2")
+	if err := os.WriteFile(upgrade.PluginSource, append(bytes.Clone(old), make([]byte, 4096)...), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	if now, err := os.ReadFile(installed); err != nil || !bytes.Equal(now, source) {
-		t.Fatalf("after an interrupted copy the installed plugin is %d bytes (%v), want the whole %d", len(now), err, len(source))
+	bins, err := harness.PrepareBinaries("ipkeeper-agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bins.Remove() })
+	agent := harness.NodeAgentCommand(bins.Path("ipkeeper-agent"), upgrade).Args
+	// bash's ulimit -f counts KiB; Go ignores SIGXFSZ, so the write fails
+	// with EFBIG.
+	limit := strconv.Itoa(len(old) / 2 / 1024)
+	limited := exec.Command("bash", append([]string{"-c", `ulimit -f "$1" && shift && exec "$@"`, "limit", limit}, agent...)...)
+	// As after any failure of its first installation, the agent exits so
+	// that its pod restarts and shows why.
+	run := harness.StartCommand(t, limited)
+	if err := run.Wait(10 * time.Second); err == nil {
+		t.Errorf("the node agent exited 0 after its copy failed:\n%s", run.Output())
+	}
+	if log := run.Output(); !strings.Contains(log, "install the plugin") || !strings.Contains(log, "file too large") {
+		t.Errorf("the agent's log does not say the plugin's copy failed:\n%s", log)
+	}
+	if now, err := os.ReadFile(installed); err != nil || !bytes.Equal(now, old) {
+		t.Fatalf("after an interrupted copy the installed plugin is %d bytes (%v), want the old %d", len(now), err, len(old))
 	}
 	if _, err := cni.GetVersionInfo(context.Background(), nodeagent.PluginName); err != nil {
 		t.Fatalf("the installed plugin no longer runs: %v", err)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(a.cfg.CNIBinDir, ".*")); len(leftovers) > 0 {
+		t.Errorf("the interrupted copy left %v", leftovers)
 	}
 }
 

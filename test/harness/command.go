@@ -1,0 +1,80 @@
+package harness
+
+import (
+	"bytes"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Command is a process a test runs as a node runs it (the node agent's
+// binary), with its output kept for the test to read while it runs.
+type Command struct {
+	cmd  *exec.Cmd
+	done chan error
+	mu   sync.Mutex
+	out  bytes.Buffer
+}
+
+// StartCommand starts cmd, its standard output and error kept, and kills
+// it when the test ends if it still runs.
+func StartCommand(t *testing.T, cmd *exec.Cmd) *Command {
+	t.Helper()
+	c := &Command{cmd: cmd, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = c, c
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", cmd.Path, err)
+	}
+	go func() { c.done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return c
+}
+
+// Write keeps what the process writes.
+func (c *Command) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.Write(p)
+}
+
+// Output returns what the process has written so far.
+func (c *Command) Output() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.String()
+}
+
+// WaitForOutput waits until the process has written text, failing the test
+// with its output when timeout passes first.
+func (c *Command) WaitForOutput(t *testing.T, timeout time.Duration, text string) {
+	t.Helper()
+	Eventually(t, timeout, func() error {
+		if out := c.Output(); !strings.Contains(out, text) {
+			return fmt.Errorf("%s has not written %q; its output:\n%s", c.cmd.Path, text, out)
+		}
+		return nil
+	})
+}
+
+// Stop sends the process SIGTERM, as the kubelet does, and returns how it
+// exited (Wait).
+func (c *Command) Stop(timeout time.Duration) error {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	return c.Wait(timeout)
+}
+
+// Wait returns how the process exited; when it has not within timeout, it
+// is killed and Wait says so.
+func (c *Command) Wait(timeout time.Duration) error {
+	select {
+	case err := <-c.done:
+		return err
+	case <-time.After(timeout):
+		_ = c.cmd.Process.Kill()
+		return fmt.Errorf("%s did not exit within %s (%v after SIGKILL)", c.cmd.Path, timeout, <-c.done)
+	}
+}
