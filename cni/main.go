@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
@@ -76,14 +75,6 @@ func cmdGC(args *skel.CmdArgs) error {
 	return run(args, func(ctx context.Context, p *plugin.Plugin) error { return p.GC(ctx) })
 }
 
-// cmdStatus answers 50 (not available) rather than 7 for a configuration
-// that cannot be loaded: the node agent may not have written the
-// kubeconfig yet.
 func cmdStatus(args *skel.CmdArgs) error {
-	err := run(args, func(ctx context.Context, p *plugin.Plugin) error { return p.Status(ctx) })
-	var cniErr *types.Error
-	if errors.As(err, &cniErr) && cniErr.Code == types.ErrInvalidNetworkConfig {
-		return types.NewError(types.ErrPluginNotAvailable, cniErr.Msg, cniErr.Details)
-	}
-	return err
+	return plugin.StatusError(run(args, func(ctx context.Context, p *plugin.Plugin) error { return p.Status(ctx) }))
 }

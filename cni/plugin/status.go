@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -30,6 +31,18 @@ func (p *Plugin) Status(ctx context.Context) error {
 		return unavailable("the plugin's credentials may not read pools (%v): bind the node service account to the ipkeeper node ClusterRole", err)
 	}
 	return unavailable("the API server does not answer: %v", err)
+}
+
+// StatusError returns err, the failure of a STATUS call, as the runtime
+// must see it: a configuration that does not load (7) answers 50 instead,
+// since the node agent may not have written the kubeconfig or the node
+// name yet, and until it has, the plugin cannot work on this node.
+func StatusError(err error) error {
+	var cniErr *types.Error
+	if errors.As(err, &cniErr) && cniErr.Code == types.ErrInvalidNetworkConfig {
+		return types.NewError(types.ErrPluginNotAvailable, cniErr.Msg, cniErr.Details)
+	}
+	return err
 }
 
 func unavailable(format string, args ...any) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"net"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -141,6 +142,16 @@ func TestStatusIgnoresPoolState(t *testing.T) {
 		types.ErrPluginNotAvailable, "ipkeeper cannot allocate: the API server refuses the plugin's credentials")
 	expectCNIError(t, n.cni.GetStatusNetworkList(context.Background(), unreachableNetwork(t, n, closedAddr(t))),
 		types.ErrPluginNotAvailable, "ipkeeper cannot allocate: the API server does not answer")
+
+	// Before the node agent has written the kubeconfig, the configuration
+	// does not load: an ADD says so with 7, STATUS with 50.
+	unwritten := n.ipamConfig("status-tiny")
+	unwritten["kubeconfig"] = filepath.Join(t.TempDir(), "not-yet", "ipkeeper.kubeconfig")
+	notYet := harness.IPAMNetwork("statusnet", unwritten)
+	_, err := n.cni.AddNetworkList(context.Background(), notYet, harness.RuntimeConf("c-status-3", nil))
+	expectCNIError(t, err, types.ErrInvalidNetworkConfig, "the node agent writes it; check ipam.kubeconfig")
+	expectCNIError(t, n.cni.GetStatusNetworkList(context.Background(), notYet),
+		types.ErrPluginNotAvailable, "the node agent writes it; check ipam.kubeconfig")
 }
 
 func TestGCReleasesStaleAttachments(t *testing.T) {
