@@ -2,7 +2,6 @@ package authority
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -146,17 +145,7 @@ func TestNodeAccountNeedsANodeBoundToken(t *testing.T) {
 		"and this credential names no node: run the CNI plugin with the kubeconfig the ipkeeper node agent writes on the node"
 	// Until the API server has compiled the policy just installed, a create
 	// passes: it is undone, and tried again.
-	var err error
-	harness.Eventually(t, policyTimeout, func() error {
-		if err = unbound.Create(ctx, created.DeepCopy()); err == nil {
-			deleteClaim(created)
-			return errors.New("the node account without a node-bound token created a claim")
-		}
-		if !harness.IsPolicyDenial(err) {
-			return fmt.Errorf("not the policy's refusal yet (the API server may not see the new account or its rights): %w", err)
-		}
-		return nil
-	})
+	err := env.WaitForPolicyDenial(t, unbound, created, policyTimeout)
 	expectPolicyDenial(t, err, refusal)
 	// The policy is in force: a change or a release that passes is a hole.
 	writes := map[string]func() error{
@@ -283,7 +272,7 @@ func waitForWebhook(t *testing.T) {
 			deleteClaim(probe)
 			return fmt.Errorf("the API server does not call the webhook yet")
 		}
-		if !strings.Contains(err.Error(), "vipclaim.ipam.ipkeeper.dev") {
+		if !strings.Contains(err.Error(), ipamv1alpha1.ClaimWebhookName) {
 			return fmt.Errorf("probe: %w", err)
 		}
 		return nil

@@ -2,7 +2,6 @@ package harness
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -15,6 +14,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 )
 
 // The operator's namespace, its Deployment and service account, and the
@@ -165,15 +166,27 @@ func IsPolicyDenial(err error) bool {
 func (e *Env) WaitForNodePolicy(t testing.TB, nodeClient client.Client, timeout time.Duration) {
 	t.Helper()
 	probe := AddressClaim("policy-probe", "policy-probe-node", "10.255.255.1", 24, RuntimeOwner("c-probe"))
+	e.WaitForPolicyDenial(t, nodeClient, probe, timeout)
+}
+
+// WaitForPolicyDenial creates claim with c until the admission policy
+// refuses it, and returns the refusal. The API server compiles a policy
+// just installed in the background, and an account just made reaches its
+// authorizer a moment later: what passes meanwhile is deleted, and tried
+// again.
+func (e *Env) WaitForPolicyDenial(t testing.TB, c client.Client, claim *ipamv1alpha1.IPClaim, timeout time.Duration) error {
+	t.Helper()
+	var err error
 	Eventually(t, timeout, func() error {
-		err := nodeClient.Create(context.Background(), probe.DeepCopy())
+		err = c.Create(context.Background(), claim.DeepCopy())
 		switch {
 		case err == nil:
-			_ = e.Client.Delete(context.Background(), probe)
-			return errors.New("a node credential could still claim for another node")
+			_ = e.Client.Delete(context.Background(), claim)
+			return fmt.Errorf("claim %s for node %s passed the admission policy", claim.Name, claim.Spec.Node)
 		case IsPolicyDenial(err):
 			return nil
 		}
-		return fmt.Errorf("claim for another node: %w (want a denial by the admission policy)", err)
+		return fmt.Errorf("claim %s for node %s: %w (want a denial by the admission policy)", claim.Name, claim.Spec.Node, err)
 	})
+	return err
 }
