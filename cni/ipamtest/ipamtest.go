@@ -1,7 +1,7 @@
-// Package ipamtest holds what the unit tests of the plugin's packages
-// (poolchoice, allocator, plugin) share: a pool as the operator reports it
-// Ready, and the check of an error that must be of an ipamerr kind. Only
-// tests import it.
+// Package ipamtest holds what the tests of the plugin's packages
+// (poolchoice, allocator, plugin) and of the plugin binary share: a pool as
+// the operator reports it Ready, and the checks of an error that must be of
+// an ipamerr kind or a CNI error. Only tests import it.
 package ipamtest
 
 import (

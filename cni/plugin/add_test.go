@@ -162,7 +162,7 @@ func TestAdd(t *testing.T) {
 			}
 			p := testPlugin(t, f, tt.pools, nil)
 			res, err := p.Add(t.Context(), &skel.CmdArgs{ContainerID: "c1", IfName: "eth0", Args: tt.args})
-			expectCNIError(t, err, tt.wantCode, tt.wantMsg)
+			ipamtest.ExpectExactCNIError(t, err, tt.wantCode, tt.wantMsg)
 			if got := resultAddresses(t, res); !slices.Equal(got, tt.want) {
 				t.Fatalf("addresses = %v, want %v", got, tt.want)
 			}

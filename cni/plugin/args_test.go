@@ -5,6 +5,8 @@ import (
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
+
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 )
 
 func TestParsePodArgs(t *testing.T) {
@@ -39,7 +41,7 @@ func TestParsePodArgs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := parsePodArgs(&skel.CmdArgs{Args: tt.args})
-			expectCNIError(t, err, tt.wantCode, tt.wantMsg)
+			ipamtest.ExpectExactCNIError(t, err, tt.wantCode, tt.wantMsg)
 			if got != tt.want {
 				t.Fatalf("parsePodArgs = %+v, want %+v", got, tt.want)
 			}

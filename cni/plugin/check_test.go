@@ -9,6 +9,7 @@ import (
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 )
 
 func TestCheck(t *testing.T) {
@@ -51,7 +52,7 @@ func TestCheck(t *testing.T) {
 			}
 			p := testPlugin(t, f, []string{"v4", "v6"}, tt.extra)
 			err := p.Check(t.Context(), &skel.CmdArgs{ContainerID: "c1", IfName: "eth0"})
-			expectCNIError(t, err, tt.wantCode, tt.wantMsg)
+			ipamtest.ExpectExactCNIError(t, err, tt.wantCode, tt.wantMsg)
 		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 )
 
 // delClaims are the claims of container c1 (eth0 in both families, net1)
@@ -92,7 +93,7 @@ func TestDel(t *testing.T) {
 			}
 			p := testPlugin(t, f, []string{"v4", "v6"}, tt.extra)
 			err := p.Del(t.Context(), &skel.CmdArgs{ContainerID: tt.containerID, IfName: "eth0"})
-			expectCNIError(t, err, tt.wantCode, tt.wantMsg)
+			ipamtest.ExpectExactCNIError(t, err, tt.wantCode, tt.wantMsg)
 			if left := addressesOf(f, all); !slices.Equal(left, tt.wantLeft) {
 				t.Fatalf("claims left: %v, want %v", left, tt.wantLeft)
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/ipkeeper/ipkeeper/cni/allocator"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
 	"github.com/ipkeeper/ipkeeper/cni/ipamerr"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 	"github.com/ipkeeper/ipkeeper/cni/poolchoice"
 )
 
@@ -50,7 +51,7 @@ func TestAsCNIError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			expectCNIError(t, asCNIError("verb", tt.err), tt.wantCode, tt.wantMsg)
+			ipamtest.ExpectExactCNIError(t, asCNIError("verb", tt.err), tt.wantCode, tt.wantMsg)
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 )
 
 // gcClaims are claims of this node and another, on the network "net" and
@@ -68,7 +69,7 @@ func TestGC(t *testing.T) {
 				f.Errs[method] = err
 			}
 			p := testPlugin(t, f, []string{"v4"}, tt.extra)
-			expectCNIError(t, p.GC(t.Context()), tt.wantCode, tt.wantMsg)
+			ipamtest.ExpectExactCNIError(t, p.GC(t.Context()), tt.wantCode, tt.wantMsg)
 			if left := f.Names(); !slices.Equal(left, tt.wantLeft) {
 				t.Fatalf("claims left: %v, want %v", left, tt.wantLeft)
 			}

@@ -2,12 +2,10 @@ package plugin
 
 import (
 	"encoding/json"
-	"errors"
 	"net/netip"
 	"sort"
 	"testing"
 
-	"github.com/containernetworking/cni/pkg/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 
@@ -79,22 +77,3 @@ func addressesOf(fake *Fake, match func(*ipamv1alpha1.IPClaim) bool) []string {
 
 // all matches every claim.
 func all(*ipamv1alpha1.IPClaim) bool { return true }
-
-// expectCNIError fails unless err is the CNI error code with exactly the
-// message msg; code 0 expects no error.
-func expectCNIError(t *testing.T, err error, code uint, msg string) {
-	t.Helper()
-	if code == 0 {
-		if err != nil {
-			t.Fatalf("error = %v, want none", err)
-		}
-		return
-	}
-	var cniErr *types.Error
-	if !errors.As(err, &cniErr) {
-		t.Fatalf("error = %v (%T), want CNI error %d %q", err, err, code, msg)
-	}
-	if cniErr.Code != code || cniErr.Msg != msg {
-		t.Fatalf("CNI error %d %q\nwant      %d %q", cniErr.Code, cniErr.Msg, code, msg)
-	}
-}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/containernetworking/cni/pkg/types"
+
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 )
 
 const kubeconfig = `apiVersion: v1
@@ -44,7 +46,7 @@ func TestLoad(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := Load(tt.stdin)
-			expectCNIError(t, err, tt.wantCode, tt.wantMsg)
+			ipamtest.ExpectExactCNIError(t, err, tt.wantCode, tt.wantMsg)
 			if err != nil {
 				return
 			}

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 )
 
 // TestStatus checks that STATUS answers 50 only when the plugin cannot work
@@ -62,7 +63,7 @@ func TestStatus(t *testing.T) {
 			if tt.wantMsg != "" {
 				code = types.ErrPluginNotAvailable
 			}
-			expectCNIError(t, p.Status(t.Context()), code, tt.wantMsg)
+			ipamtest.ExpectExactCNIError(t, p.Status(t.Context()), code, tt.wantMsg)
 		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
@@ -97,7 +98,7 @@ func TestMalformedJSONIsRefused(t *testing.T) {
 	args := &invoke.Args{Command: "ADD", ContainerID: "c-bad-json", NetNS: harness.AbsentNetNS, IfName: "eth0", Path: binDir}
 	_, err := invoke.ExecPluginWithResult(context.Background(), filepath.Join(binDir, "ipkeeper"),
 		[]byte(`{"cniVersion": "1.1.0", "name": "badnet", "ipam": {"type": "ipkeeper"`), args, nil)
-	expectCNIError(t, err, types.ErrDecodingFailure, "unexpected end of JSON input")
+	ipamtest.ExpectCNIError(t, err, types.ErrDecodingFailure, "unexpected end of JSON input")
 }
 
 // TestUnreachableAPIServerIsTryAgainLater points the plugin at an address
@@ -122,11 +123,11 @@ func TestUnreachableAPIServerIsTryAgainLater(t *testing.T) {
 			list := unreachableNetwork(t, n, addr)
 			start := time.Now()
 			_, err := n.cni.AddNetworkList(context.Background(), list, harness.RuntimeConf("c-unreach-"+name, nil))
-			expectCNIError(t, err, types.ErrTryAgainLater, "")
+			ipamtest.ExpectCNIError(t, err, types.ErrTryAgainLater, "")
 			if took := time.Since(start); took > 10*time.Second {
 				t.Fatalf("the ADD took %v with a 2s timeout", took)
 			}
-			expectCNIError(t, n.cni.DelNetworkList(context.Background(), list, held), types.ErrTryAgainLater, "")
+			ipamtest.ExpectCNIError(t, n.cni.DelNetworkList(context.Background(), list, held), types.ErrTryAgainLater, "")
 			claims := env.AddressClaims(t, "unreachable")
 			if _, ok := claims[heldIP]; !ok || len(claims) != 1 {
 				t.Fatalf("claims after the failed ADD and DEL: %v; want only %s", slices.Collect(maps.Keys(claims)), heldIP)
@@ -185,7 +186,7 @@ func (r refusedADD) expect(t *testing.T, n *node) {
 	t.Helper()
 	before := claimCount(t)
 	_, err := n.cni.AddNetworkList(context.Background(), r.list, r.rt)
-	expectCNIError(t, err, r.code, r.want)
+	ipamtest.ExpectCNIError(t, err, r.code, r.want)
 	if after := claimCount(t); after != before {
 		t.Fatalf("the failed ADD changed the number of claims from %d to %d", before, after)
 	}

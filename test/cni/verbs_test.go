@@ -2,12 +2,10 @@ package cni
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"net"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/containernetworking/cni/libcni"
@@ -19,21 +17,9 @@ import (
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 	"github.com/ipkeeper/ipkeeper/test/harness"
 )
-
-// expectCNIError fails unless err is a CNI error with code whose message
-// contains want.
-func expectCNIError(t *testing.T, err error, code uint, want string) {
-	t.Helper()
-	var cniErr *types.Error
-	if !errors.As(err, &cniErr) {
-		t.Fatalf("error = %v (%T); want CNI error %d", err, err, code)
-	}
-	if cniErr.Code != code || !strings.Contains(cniErr.Msg, want) {
-		t.Fatalf("CNI error %d %q; want %d containing %q", cniErr.Code, cniErr.Msg, code, want)
-	}
-}
 
 func add(t *testing.T, n *node, list *libcni.NetworkConfigList, rt *libcni.RuntimeConf) *current.Result {
 	t.Helper()
@@ -103,7 +89,7 @@ func TestVerbsRoundTrip(t *testing.T) {
 	if err := env.Client.Delete(ctx, &v6Claim); err != nil {
 		t.Fatal(err)
 	}
-	expectCNIError(t, n.cni.CheckNetworkList(ctx, list, rt), cnierr.ClaimMismatch, "is not claimed")
+	ipamtest.ExpectCNIError(t, n.cni.CheckNetworkList(ctx, list, rt), cnierr.ClaimMismatch, "is not claimed")
 
 	for range 2 {
 		if err := n.cni.DelNetworkList(ctx, list, rt); err != nil {
@@ -138,9 +124,9 @@ func TestStatusIgnoresPoolState(t *testing.T) {
 
 	refused := *env.Config
 	refused.CertData, refused.KeyData, refused.BearerToken = nil, nil, "not-a-token"
-	expectCNIError(t, n.cni.GetStatusNetworkList(context.Background(), networkWithConfig(t, n, &refused, "status-tiny")),
+	ipamtest.ExpectCNIError(t, n.cni.GetStatusNetworkList(context.Background(), networkWithConfig(t, n, &refused, "status-tiny")),
 		types.ErrPluginNotAvailable, "ipkeeper cannot allocate: the API server refuses the plugin's credentials")
-	expectCNIError(t, n.cni.GetStatusNetworkList(context.Background(), unreachableNetwork(t, n, closedAddr(t))),
+	ipamtest.ExpectCNIError(t, n.cni.GetStatusNetworkList(context.Background(), unreachableNetwork(t, n, closedAddr(t))),
 		types.ErrPluginNotAvailable, "ipkeeper cannot allocate: the API server does not answer")
 
 	// Before the node agent has written the kubeconfig, the configuration
@@ -149,8 +135,8 @@ func TestStatusIgnoresPoolState(t *testing.T) {
 	unwritten["kubeconfig"] = filepath.Join(t.TempDir(), "not-yet", "ipkeeper.kubeconfig")
 	notYet := harness.IPAMNetwork("statusnet", unwritten)
 	_, err := n.cni.AddNetworkList(context.Background(), notYet, harness.RuntimeConf("c-status-3", nil))
-	expectCNIError(t, err, types.ErrInvalidNetworkConfig, "the node agent writes it; check ipam.kubeconfig")
-	expectCNIError(t, n.cni.GetStatusNetworkList(context.Background(), notYet),
+	ipamtest.ExpectCNIError(t, err, types.ErrInvalidNetworkConfig, "the node agent writes it; check ipam.kubeconfig")
+	ipamtest.ExpectCNIError(t, n.cni.GetStatusNetworkList(context.Background(), notYet),
 		types.ErrPluginNotAvailable, "the node agent writes it; check ipam.kubeconfig")
 }
 

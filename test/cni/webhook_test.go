@@ -7,6 +7,7 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 	"github.com/ipkeeper/ipkeeper/test/harness"
 )
 
@@ -24,7 +25,7 @@ func TestWebhookDownIsTryAgainLater(t *testing.T) {
 	if startErr := cluster.StartWebhooks(); startErr != nil {
 		t.Fatalf("restart the webhook server: %v", startErr)
 	}
-	expectCNIError(t, err, types.ErrTryAgainLater, `failed calling webhook "vipclaim.ipam.ipkeeper.dev"`)
+	ipamtest.ExpectCNIError(t, err, types.ErrTryAgainLater, `failed calling webhook "vipclaim.ipam.ipkeeper.dev"`)
 	if left := env.PoolClaims(t, "webhook-down"); len(left) != 0 {
 		t.Fatalf("claims left by the failed ADD: %v", left)
 	}

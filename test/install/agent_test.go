@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
-	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
@@ -22,6 +21,7 @@ import (
 
 	ipamv1alpha1 "github.com/ipkeeper/ipkeeper/api/v1alpha1"
 	"github.com/ipkeeper/ipkeeper/cni/cnierr"
+	"github.com/ipkeeper/ipkeeper/cni/ipamtest"
 	"github.com/ipkeeper/ipkeeper/cni/nodeagent"
 	"github.com/ipkeeper/ipkeeper/test/harness"
 )
@@ -124,9 +124,7 @@ func TestNodeAgentGivesThePluginWhatItNeeds(t *testing.T) {
 	cniB, listB := agent.network(t, "node-b")
 	harness.Eventually(t, 30*time.Second, func() error {
 		_, err := cniB.AddNetworkList(ctx, listB, harness.RuntimeConf("c-agent-b", nil))
-		var cniErr *types.Error
-		if !errors.As(err, &cniErr) || cniErr.Code != cnierr.Denied ||
-			!strings.Contains(cniErr.Msg, "credentials bound to node node-a may only write IPClaims of node node-a") {
+		if !ipamtest.IsCNIError(err, cnierr.Denied, "credentials bound to node node-a may only write IPClaims of node node-a") {
 			_ = cniB.DelNetworkList(ctx, listB, harness.RuntimeConf("c-agent-b", nil))
 			return errors.New("the plugin with node-a's credential was not refused node-b's claims: " + errString(err))
 		}
