@@ -1,13 +1,11 @@
 package controllers
 
 import (
-	"context"
 	"os"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/ipkeeper/ipkeeper/test/harness"
@@ -29,22 +27,12 @@ const (
 var testOptions = Options{
 	GCGracePeriod: testGracePeriod, GCScanInterval: testScanInterval,
 	Namespace: harness.OperatorNamespace, NodeServiceAccount: harness.NodeServiceAccount,
-	Deployment: operatorDeployment.Name,
+	Deployment: harness.OperatorName,
 	NodeAgent:  NodeAgentOptions{CNIBinDir: "/opt/cni/bin", CNIConfDir: "/etc/cni/net.d", NetworkConfigMap: "ipkeeper-network"},
 }
 
 // operatorDeployment stands for the operator's Deployment.
-var operatorDeployment = harness.OperatorDeployment("registry.invalid/ipkeeper:v9")
-
-// createOperatorDeployment creates the operator's namespace and
-// operatorDeployment.
-func createOperatorDeployment() error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: harness.OperatorNamespace}}
-	if err := env.Client.Create(context.Background(), ns); err != nil {
-		return err
-	}
-	return env.Client.Create(context.Background(), operatorDeployment)
-}
+var operatorDeployment *appsv1.Deployment
 
 var (
 	env *harness.Env
@@ -62,7 +50,7 @@ func TestMain(m *testing.M) {
 		if metricsAddr, err = harness.FreeLocalAddr(); err != nil {
 			return env.Stop, err
 		}
-		if err = createOperatorDeployment(); err != nil {
+		if operatorDeployment, err = env.CreateOperatorDeployment("registry.invalid/ipkeeper:v9"); err != nil {
 			return env.Stop, err
 		}
 		mgr, err = env.StartManager(harness.ManagerOptions{

@@ -44,7 +44,9 @@ func TestDemoOnce(t *testing.T) {
 	expectDirectoryGone(t, text)
 }
 
-// buildDemo builds the demo's program into a temporary directory.
+// buildDemo builds the demo's program into a temporary directory, as make
+// demo builds it: not with harness.Build, whose -trimpath would hide from
+// the demo the checkout it finds by its source path (harness.RepoRoot).
 func buildDemo(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("kubectl"); err != nil {

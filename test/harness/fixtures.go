@@ -237,13 +237,19 @@ func (e *Env) DeleteClaim(t testing.TB, name string) {
 	}
 }
 
-// OperatorDeployment returns a Deployment named as the kustomize install
-// names the operator's, whose manager container runs image: what the
-// operator reads its own image and the node agent's owner from. Nothing
-// runs it: the test control plane has no controller manager.
-func OperatorDeployment(image string) *appsv1.Deployment {
+// CreateOperatorDeployment creates, in the operator's namespace (created
+// too when missing), a Deployment named as the kustomize install names the
+// operator's, whose manager container runs image: what the operator reads
+// its own image and the node agent's owner from. Nothing runs it: the test
+// control plane has no controller manager.
+func (e *Env) CreateOperatorDeployment(image string) (*appsv1.Deployment, error) {
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}}
+	if err := e.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("create namespace %s: %w", OperatorNamespace, err)
+	}
 	labels := map[string]string{"app": "operator"}
-	return &appsv1.Deployment{
+	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: OperatorNamespace, Name: OperatorName},
 		Spec: appsv1.DeploymentSpec{
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
@@ -253,4 +259,8 @@ func OperatorDeployment(image string) *appsv1.Deployment {
 			},
 		},
 	}
+	if err := e.Client.Create(ctx, d); err != nil {
+		return nil, fmt.Errorf("create Deployment %s/%s: %w", OperatorNamespace, OperatorName, err)
+	}
+	return d, nil
 }

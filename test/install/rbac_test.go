@@ -104,8 +104,8 @@ func TestOperatorRightsSufficeForTheNodeAgent(t *testing.T) {
 // nothing runs, and deletes it when the test ends.
 func createOperatorDeployment(t *testing.T) *appsv1.Deployment {
 	t.Helper()
-	d := harness.OperatorDeployment("registry.invalid/ipkeeper:test")
-	if err := env.Client.Create(context.Background(), d); err != nil {
+	d, err := env.CreateOperatorDeployment("registry.invalid/ipkeeper:test")
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), d) })
