@@ -556,17 +556,18 @@ func (c *scaleCluster) waitScanStart() (float64, error) {
 		return 0, err
 	}
 	before := claimMetric(samples, claimQueueAdds)
-	deadline := time.Now().Add(2 * scaleScanInterval)
-	for time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-		if samples, err = harness.ScrapeMetrics(c.manager.MetricsAddr); err != nil {
-			return 0, err
+	var adds float64
+	err = harness.Poll(2*scaleScanInterval, func() error {
+		samples, err := harness.ScrapeMetrics(c.manager.MetricsAddr)
+		if err != nil {
+			return err
 		}
-		if adds := claimMetric(samples, claimQueueAdds); adds-before >= float64(c.addresses) {
-			return adds, nil
+		if adds = claimMetric(samples, claimQueueAdds); adds-before < float64(c.addresses) {
+			return fmt.Errorf("no scan of the claims began within %s", 2*scaleScanInterval)
 		}
-	}
-	return 0, fmt.Errorf("no scan of the claims began within %s", 2*scaleScanInterval)
+		return nil
+	})
+	return adds, err
 }
 
 // waitSettled waits until the claim controller has queued more than adds
