@@ -33,8 +33,8 @@ func onNetwork(containerID string, pod *corev1.Pod, ifName string, ips ...string
 
 // TestNetworksOfAPod gives one pod two ipkeeper networks, as Multus does:
 // the pool of each network follows the pod's annotation for it, a static
-// address comes through runtimeConfig.ips (before any annotation), and a
-// pool restricted to some namespaces serves only those.
+// address comes through runtimeConfig.ips or args.cni.ips (before any
+// annotation), and a pool restricted to some namespaces serves only those.
 func TestNetworksOfAPod(t *testing.T) {
 	env.CreateReadyPool(t, "nets-one", ipamv1alpha1.IPPoolSpec{CIDR: "10.89.0.0/24"})
 	env.CreateReadyPool(t, "nets-two", ipamv1alpha1.IPPoolSpec{CIDR: "10.90.0.0/24"})
@@ -59,6 +59,11 @@ func TestNetworksOfAPod(t *testing.T) {
 	})
 	if ip := resultIP(t, add(t, n, second, onNetwork("c-nets-static", static, "net1", "10.90.0.50/24"))); ip != "10.90.0.50" {
 		t.Errorf("runtimeConfig.ips asked for 10.90.0.50/24, the pod got %s", ip)
+	}
+	withArgs := harness.NetworkList("nets-second", map[string]any{"type": "ipkeeper", "ipam": n.ipamConfig("nets-one"),
+		"args": map[string]any{"cni": map[string]any{"ips": []string{"10.90.0.70"}}}})
+	if ip := resultIP(t, add(t, n, withArgs, onNetwork("c-nets-args", static, "net1"))); ip != "10.90.0.70" {
+		t.Errorf("args.cni.ips asked for 10.90.0.70 over the pod's annotation for the network, the pod got %s", ip)
 	}
 
 	red := env.CreatePod(t, "nets-red", "web", nil)
