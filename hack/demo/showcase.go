@@ -86,13 +86,20 @@ spec:
 
 // showOperatorDown stops the manager: people's pool writes wait for the
 // webhook, but a new pod still gets its addresses. Then the manager comes
-// back.
-func (d *demo) showOperatorDown(ctx context.Context) error {
+// back, whatever the step showed, since the steps after it need it.
+func (d *demo) showOperatorDown(ctx context.Context) (err error) {
 	if err := d.manager.Stop(); err != nil {
 		return fatal(fmt.Errorf("stop the manager: %w", err))
 	}
 	d.manager = nil
 	d.say("the manager is stopped: no replica of the operator runs")
+	defer func() {
+		if restartErr := d.runManager(); restartErr != nil {
+			err = fatal(errors.Join(err, fmt.Errorf("restart the manager: %w", restartErr)))
+			return
+		}
+		d.say("the manager runs again (pid %d)", d.manager.PID())
+	}()
 	out, err := d.kubectl("", "label", "ippool", "default-v4", "example.com/touched=yes")
 	if err == nil || expectOutput(out, "failed calling webhook") != nil {
 		return errors.New("a pool update went through without the webhook")
@@ -102,10 +109,6 @@ func (d *demo) showOperatorDown(ctx context.Context) error {
 		return err
 	}
 	d.say("pod default/%s on %s: %s", p.pod.Name, p.node.name, strings.Join(p.ips, ", "))
-	if err := d.runManager(); err != nil {
-		return fatal(fmt.Errorf("restart the manager: %w", err))
-	}
-	d.say("the manager runs again (pid %d)", d.manager.PID())
 	return nil
 }
 
