@@ -71,6 +71,8 @@ lint: golangci-lint ## Run golangci-lint (configured in .golangci.yml).
 # directory to every test package in IPKEEPER_BIN_DIR (test/harness).
 .PHONY: test
 test: build kustomize ## Run unit and integration tests on a real kube-apiserver and etcd.
+	@if [ "$$(id -u)" != 0 ] && [ "$${IPKEEPER_REQUIRE_ROOT:-}" != 1 ]; then \
+		echo "note: not root: the tests in real network namespaces skip (go test -v names them); run as root to include them"; fi
 	assets="$$($(TEST_ASSETS) envtest)"; plugins="$$($(TEST_ASSETS) cni-plugins)"; \
 	certmanager="$$($(TEST_ASSETS) cert-manager-crds)"; \
 	KUBEBUILDER_ASSETS="$$assets" CNI_PLUGINS_DIR="$$plugins" CERT_MANAGER_CRDS="$$certmanager" \
