@@ -17,10 +17,12 @@ import (
 
 // TestDemoOnce builds and runs the demo with --once: it exits 0, every
 // step reports ok, the refusals and the collection it shows are the real
-// ones, and its directory is gone afterwards.
+// ones, and its directory is gone afterwards, as is every temporary file
+// of the processes it ran (the control plane, the manager, the agents).
 func TestDemoOnce(t *testing.T) {
 	var out bytes.Buffer
 	run := exec.Command(buildDemo(t), "--once", "--gc-grace-period=5s")
+	tmp := ownTempDir(t, run)
 	run.Stdout, run.Stderr = &out, &out
 	err := run.Run()
 	t.Log(out.String())
@@ -42,6 +44,7 @@ func TestDemoOnce(t *testing.T) {
 		}
 	}
 	expectDirectoryGone(t, text)
+	expectEmpty(t, tmp)
 }
 
 // buildDemo builds the demo's program into a temporary directory, as make
@@ -71,5 +74,27 @@ func expectDirectoryGone(t *testing.T, output string) {
 	}
 	if _, err := os.Stat(dir[1]); !os.IsNotExist(err) {
 		t.Errorf("the demo left %s behind (%v)", dir[1], err)
+	}
+}
+
+// ownTempDir gives cmd, and every process it starts, a temporary directory
+// (TMPDIR) of its own, which the test removes, and returns it.
+func ownTempDir(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
+	return dir
+}
+
+// expectEmpty fails unless dir, the demo's TMPDIR, is empty: the demo
+// removed every temporary file of every process it ran.
+func expectEmpty(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("the demo left %s in its temporary directory", filepath.Join(dir, e.Name()))
 	}
 }

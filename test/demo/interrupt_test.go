@@ -16,9 +16,11 @@ import (
 // TestDemoInterrupted starts the demo as a user does, interrupts it as
 // Ctrl-C does, with SIGINT to its process group, once its nodes run (the
 // control plane, the manager and the node agents, each a process), and
-// checks that every process it started is gone and its directory removed.
+// checks that every process it started is gone, its directory removed and
+// no temporary file of any of them left.
 func TestDemoInterrupted(t *testing.T) {
 	demo := exec.Command(buildDemo(t), "--gc-grace-period=5s")
+	tmp := ownTempDir(t, demo)
 	// Its own process group, as a shell gives a foreground job.
 	demo.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := demo.StdoutPipe()
@@ -63,6 +65,7 @@ func TestDemoInterrupted(t *testing.T) {
 		}
 	}
 	expectDirectoryGone(t, output)
+	expectEmpty(t, tmp)
 }
 
 // output is what a process writes, line by line, as it writes it.
