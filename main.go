@@ -78,10 +78,10 @@ func (o *options) bind(fs *flag.FlagSet, lookupEnv func(string) (string, bool)) 
 	fs.StringVar(&o.controllers.Namespace, "namespace", "", "The operator's namespace; empty means the namespace of its service account (in a pod).")
 	fs.StringVar(&o.controllers.NodeServiceAccount, "node-service-account", "ipkeeper-node", "The node agent's service account in the operator's namespace: the CNI plugin's only credential, bound by the admission policy to its node.")
 	fs.StringVar(&o.controllers.Deployment, "deployment", "ipkeeper-controller-manager", "The operator's Deployment: it owns the node agent's DaemonSet, whose image defaults to the Deployment's.")
-	fs.StringVar(&o.controllers.NodeAgent.Image, "node-agent-image", env("RELATED_IMAGE_CNI", ""), "Image of the node agent and the CNI plugin (default $RELATED_IMAGE_CNI, else the operator's own image).")
-	fs.StringVar(&o.controllers.NodeAgent.CNIBinDir, "cni-bin-dir", env("IPKEEPER_CNI_BIN_DIR", "/opt/cni/bin"), "The nodes' CNI binary directory, where the node agent installs the plugin (default $IPKEEPER_CNI_BIN_DIR, else /opt/cni/bin).")
-	fs.StringVar(&o.controllers.NodeAgent.CNIConfDir, "cni-conf-dir", env("IPKEEPER_CNI_CONF_DIR", "/etc/cni/net.d"), "The nodes' CNI configuration directory, where the node agent writes the plugin's kubeconfig, in ipkeeper.d/ (default $IPKEEPER_CNI_CONF_DIR, else /etc/cni/net.d).")
-	fs.StringVar(&o.controllers.NodeAgent.NetworkConfigMap, "network-config-map", env("IPKEEPER_NETWORK_CONFIG_MAP", "ipkeeper-network"), "ConfigMap in the operator's namespace whose network configurations the node agent installs on every node, when it exists; empty disables (default $IPKEEPER_NETWORK_CONFIG_MAP, else ipkeeper-network).")
+	fs.StringVar(&o.controllers.NodeAgent.Image, "node-agent-image", env("RELATED_IMAGE_CNI", ""), "Image of the node agent and the CNI plugin; $RELATED_IMAGE_CNI sets the default; empty means the operator's own image.")
+	fs.StringVar(&o.controllers.NodeAgent.CNIBinDir, "cni-bin-dir", env("IPKEEPER_CNI_BIN_DIR", "/opt/cni/bin"), "The nodes' CNI binary directory, where the node agent installs the plugin; $IPKEEPER_CNI_BIN_DIR sets the default.")
+	fs.StringVar(&o.controllers.NodeAgent.CNIConfDir, "cni-conf-dir", env("IPKEEPER_CNI_CONF_DIR", "/etc/cni/net.d"), "The nodes' CNI configuration directory, where the node agent writes the plugin's kubeconfig, in ipkeeper.d/; $IPKEEPER_CNI_CONF_DIR sets the default.")
+	fs.StringVar(&o.controllers.NodeAgent.NetworkConfigMap, "network-config-map", env("IPKEEPER_NETWORK_CONFIG_MAP", "ipkeeper-network"), "ConfigMap in the operator's namespace whose network configurations the node agent installs on every node, when it exists; empty disables; $IPKEEPER_NETWORK_CONFIG_MAP sets the default.")
 }
 
 func main() {

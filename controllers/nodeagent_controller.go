@@ -28,7 +28,7 @@ import (
 type NodeAgentReconciler struct {
 	client.Client
 	// APIReader reads the operator's Deployment, which the cache does not
-	// hold.
+	// hold, and the DaemonSet as it is now.
 	APIReader client.Reader
 	// Namespace is the operator's namespace, where the DaemonSet goes.
 	Namespace string
@@ -106,17 +106,34 @@ func (r *NodeAgentReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ct
 // one it has, so that applying it again rolls nothing, or now when it is
 // to be created. It reads the API server, not the cache, which may still
 // hold a DaemonSet just deleted.
+//
+// An epoch from before the DaemonSet's creation (by more than clock skew)
+// came with it from elsewhere: a backup restored, a manifest applied
+// again, or the DaemonSet deleted and created between this read and the
+// apply. Its agents would yield to those of the DaemonSet the epoch was
+// made for, so it is replaced, by a time not before the creation, which
+// the next reconcile keeps.
 func (r *NodeAgentReconciler) epoch(ctx context.Context) (string, error) {
 	ds := &appsv1.DaemonSet{}
 	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: NodeAgentName}, ds)
-	if err != nil && !apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) {
+		return strconv.FormatInt(time.Now().UnixNano(), 10), nil
+	}
+	if err != nil {
 		return "", fmt.Errorf("get DaemonSet %s/%s: %w", r.Namespace, NodeAgentName, err)
 	}
-	if epoch := ds.Spec.Template.Annotations[nodeAgentEpochAnnotation]; err == nil && epoch != "" {
-		return epoch, nil
+	created := ds.CreationTimestamp.Time
+	epoch, err := strconv.ParseInt(ds.Spec.Template.Annotations[nodeAgentEpochAnnotation], 10, 64)
+	if err == nil && epoch >= created.Add(-epochClockSkew).UnixNano() {
+		return strconv.FormatInt(epoch, 10), nil
 	}
-	return strconv.FormatInt(time.Now().UnixNano(), 10), nil
+	return strconv.FormatInt(max(time.Now().UnixNano(), created.UnixNano()), 10), nil
 }
+
+// epochClockSkew is how far the operator's clock may be behind the API
+// server's, which stamps the DaemonSet's creation, before an epoch the
+// operator chose looks older than its DaemonSet.
+const epochClockSkew = time.Minute
 
 // ownerDeployment returns the operator's Deployment, or nil when the
 // operator does not run as one (outside a cluster, in tests, in the demo).

@@ -65,9 +65,10 @@ func TestNodeAgentDaemonSet(t *testing.T) {
 
 // TestNodeAgentDaemonSetIsPutBack changes and then deletes the DaemonSet:
 // the operator puts it back as its options describe it. Putting back the
-// image keeps the DaemonSet's epoch; the DaemonSet created after the
-// deletion has a later one, so that its agents, whose generations count
-// from 1 again, supersede the deleted one's on every node.
+// image keeps the DaemonSet's epoch, and an epoch older than the DaemonSet
+// is replaced; the DaemonSet created after the deletion has a later one,
+// so that its agents, whose generations count from 1 again, supersede the
+// deleted one's on every node.
 func TestNodeAgentDaemonSetIsPutBack(t *testing.T) {
 	ctx := context.Background()
 	var ds *appsv1.DaemonSet
@@ -87,6 +88,19 @@ func TestNodeAgentDaemonSetIsPutBack(t *testing.T) {
 	if got := epochOf(t, ds); got != epoch {
 		t.Errorf("putting the image back changed the epoch from %d to %d", epoch, got)
 	}
+	// An epoch from before the DaemonSet's creation came with it from
+	// elsewhere (a backup restored): it is replaced.
+	ds.Spec.Template.Annotations[nodeAgentEpochAnnotation] = "1000"
+	if err := env.Client.Update(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, operatorTimeout, func() (err error) {
+		if ds, err = getNodeAgent(); err == nil && epochOf(t, ds) < ds.CreationTimestamp.UnixNano() {
+			err = fmt.Errorf("epoch %d, before the DaemonSet's creation", epochOf(t, ds))
+		}
+		return err
+	})
+	epoch = epochOf(t, ds)
 	if err := env.Client.Delete(ctx, ds); err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,10 @@ const NodeAgentName = "ipkeeper-node-agent"
 // the operator created the DaemonSet (Unix nanoseconds). An agent passes it
 // to the node (NODE_AGENT_EPOCH) with its pod-template generation: the
 // agents of a DaemonSet created later supersede those of an earlier one,
-// whose generations a new DaemonSet starts counting again from 1.
-const nodeAgentEpochAnnotation = "ipam.ipkeeper.dev/node-agent-epoch"
+// whose generations a new DaemonSet starts counting again from 1. It is
+// not under ipam.ipkeeper.dev/, the prefix of the annotations the
+// plugin reads on pods.
+const nodeAgentEpochAnnotation = "ipkeeper.dev/node-agent-epoch"
 
 // Paths inside the node agent's container.
 const (
@@ -50,12 +52,11 @@ var nodeAgentLabels = map[string]string{
 }
 
 // nodeAgentDaemonSet returns the node agent's DaemonSet in namespace, of
-// the given epoch (nodeAgentEpochAnnotation). It
-// runs on every Linux node, whatever its taints, on the host network (it
-// must work before any pod network does), as system-node-critical. A
-// rolling update starts the new agent before the old one stops, and an
-// agent that stops leaves the plugin in place: no node is ever without a
-// working plugin.
+// the given epoch (nodeAgentEpochAnnotation). It runs on every Linux node,
+// whatever its taints, on the host network (it must work before any pod
+// network does), as system-node-critical. A rolling update starts the new
+// agent before the old one stops, and an agent that stops leaves the
+// plugin in place: no node is ever without a working plugin.
 func nodeAgentDaemonSet(namespace, epoch string, o NodeAgentOptions) *appsv1ac.DaemonSetApplyConfiguration {
 	return appsv1ac.DaemonSet(NodeAgentName, namespace).
 		WithLabels(nodeAgentLabels).

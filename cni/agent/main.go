@@ -23,7 +23,11 @@ import (
 var version = "devel"
 
 func main() {
-	cfg, check := parseFlags()
+	cfg, check, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	if check {
 		if err := nodeagent.Ready(cfg); err != nil {
 			fmt.Fprintln(os.Stderr, "not ready:", err)
@@ -42,11 +46,17 @@ func main() {
 
 // parseFlags returns the agent's configuration, and whether it is asked
 // only to check that its work is in place (its readiness probe).
-func parseFlags() (nodeagent.Config, bool) {
+func parseFlags() (nodeagent.Config, bool, error) {
 	var cfg nodeagent.Config
 	var check bool
-	epoch, _ := strconv.ParseInt(os.Getenv("NODE_AGENT_EPOCH"), 10, 64)
-	generation, _ := strconv.ParseInt(os.Getenv("POD_TEMPLATE_GENERATION"), 10, 64)
+	epoch, err := int64FromEnv("NODE_AGENT_EPOCH")
+	if err != nil {
+		return cfg, false, err
+	}
+	generation, err := int64FromEnv("POD_TEMPLATE_GENERATION")
+	if err != nil {
+		return cfg, false, err
+	}
 	flag.StringVar(&cfg.NodeName, "node-name", os.Getenv("NODE_NAME"), "This node's name (default $NODE_NAME, from the downward API).")
 	flag.StringVar(&cfg.Server, "server", inClusterServer(), "The API server's URL for the plugin (default from KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT).")
 	flag.StringVar(&cfg.TokenFile, "token-file", "/var/run/secrets/ipkeeper/token", "The projected service-account token.")
@@ -60,7 +70,22 @@ func parseFlags() (nodeagent.Config, bool) {
 	flag.Int64Var(&cfg.Version.Generation, "generation", generation, "The pod-template generation of the agent's DaemonSet pod (default $POD_TEMPLATE_GENERATION): only the newest agent on a node writes.")
 	flag.BoolVar(&check, "check", false, "Only check that the plugin is installed and its kubeconfig holds this agent's token: exit 0 if so (the readiness probe).")
 	flag.Parse()
-	return cfg, check
+	return cfg, check, nil
+}
+
+// int64FromEnv returns the number in the environment variable name, 0 when
+// it is unset or empty. A value that is not a number is an error: the
+// agent's place among the agents of its node would be wrong.
+func int64FromEnv(name string) (int64, error) {
+	value := os.Getenv(name)
+	if value == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(value, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q is not a number: the node agent's DaemonSet sets it from its pod; leave it to the DaemonSet", name, value)
+	}
+	return n, nil
 }
 
 // inClusterServer returns the API server's URL as a pod sees it.

@@ -45,6 +45,8 @@ func (v Version) newerThan(o Version) bool {
 	return v.Generation > o.Generation
 }
 
+// String is the version as the owner file records it: epoch, then
+// generation.
 func (v Version) String() string { return fmt.Sprintf("%d %d", v.Epoch, v.Generation) }
 
 // owning takes the node's agent lock and, unless a newer agent owns the
@@ -64,7 +66,8 @@ func owning(dir string, v Version) (func(), error) {
 	owner, err := readVersion(filepath.Join(dir, ownerName))
 	if err == nil && owner.newerThan(v) {
 		unlock()
-		return nil, fmt.Errorf("%w (epoch and generation %s; this one's are %s)", ErrSuperseded, owner, v)
+		return nil, fmt.Errorf("%w (epoch and generation %s, in %s; this one's are %s): if no newer agent runs on this node, delete that file",
+			ErrSuperseded, owner, filepath.Join(dir, ownerName), v)
 	}
 	if _, err := atomicfile.WriteBytes(filepath.Join(dir, ownerName), 0o644, []byte(v.String()+"\n")); err != nil {
 		unlock()

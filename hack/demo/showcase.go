@@ -86,7 +86,8 @@ spec:
 
 // showOperatorDown stops the manager: people's pool writes wait for the
 // webhook, but a new pod still gets its addresses. Then the manager comes
-// back, whatever the step showed, since the steps after it need it.
+// back, whatever the step showed (unless the demo is interrupted), since
+// the steps after it need it.
 func (d *demo) showOperatorDown(ctx context.Context) (err error) {
 	if err := d.manager.Stop(); err != nil {
 		return fatal(fmt.Errorf("stop the manager: %w", err))
@@ -94,6 +95,9 @@ func (d *demo) showOperatorDown(ctx context.Context) (err error) {
 	d.manager = nil
 	d.say("the manager is stopped: no replica of the operator runs")
 	defer func() {
+		if ctx.Err() != nil {
+			return // interrupted: the demo is stopping
+		}
 		if restartErr := d.runManager(); restartErr != nil {
 			err = fatal(errors.Join(err, fmt.Errorf("restart the manager: %w", restartErr)))
 			return

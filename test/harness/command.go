@@ -14,22 +14,28 @@ import (
 // Command is a process a test runs as a node runs it (the node agent's
 // binary), with its output kept for the test to read while it runs.
 type Command struct {
-	cmd  *exec.Cmd
-	done chan error
-	mu   sync.Mutex
-	out  bytes.Buffer
+	cmd *exec.Cmd
+	// exited is closed once the process has exited, and err then holds
+	// how.
+	exited chan struct{}
+	err    error
+	mu     sync.Mutex
+	out    bytes.Buffer
 }
 
 // StartCommand starts cmd, its standard output and error kept, and kills
 // it when the test ends if it still runs.
 func StartCommand(t *testing.T, cmd *exec.Cmd) *Command {
 	t.Helper()
-	c := &Command{cmd: cmd, done: make(chan error, 1)}
+	c := &Command{cmd: cmd, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = c, c
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
-	go func() { c.done <- cmd.Wait() }()
+	go func() {
+		c.err = cmd.Wait()
+		close(c.exited)
+	}()
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	return c
 }
@@ -71,10 +77,11 @@ func (c *Command) Stop(timeout time.Duration) error {
 // is killed and Wait says so.
 func (c *Command) Wait(timeout time.Duration) error {
 	select {
-	case err := <-c.done:
-		return err
+	case <-c.exited:
+		return c.err
 	case <-time.After(timeout):
 		_ = c.cmd.Process.Kill()
-		return fmt.Errorf("%s did not exit within %s (%v after SIGKILL)", c.cmd.Path, timeout, <-c.done)
+		<-c.exited
+		return fmt.Errorf("%s did not exit within %s, and was killed", c.cmd.Path, timeout)
 	}
 }

@@ -166,7 +166,7 @@ func IsPolicyDenial(err error) bool {
 func (e *Env) WaitForNodePolicy(t testing.TB, nodeClient client.Client, timeout time.Duration) {
 	t.Helper()
 	probe := AddressClaim("policy-probe", "policy-probe-node", "10.255.255.1", 24, RuntimeOwner("c-probe"))
-	e.WaitForPolicyDenial(t, nodeClient, probe, timeout)
+	_ = e.WaitForPolicyDenial(t, nodeClient, probe, timeout) // the refusal is all it waits for
 }
 
 // WaitForPolicyDenial creates claim with c until the admission policy

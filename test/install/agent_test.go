@@ -203,8 +203,9 @@ func expectInterruptedCopyHarmless(t *testing.T, a *agentNode, cni *libcni.CNICo
 	// As after any failure of its first installation, the agent exits so
 	// that its pod restarts and shows why.
 	run := harness.StartCommand(t, limited)
-	if err := run.Wait(10 * time.Second); err == nil {
-		t.Errorf("the node agent exited 0 after its copy failed:\n%s", run.Output())
+	var exit *exec.ExitError
+	if err := run.Wait(10 * time.Second); !errors.As(err, &exit) || exit.ExitCode() <= 0 {
+		t.Errorf("the node agent, its copy failed: %v; want it to exit with a status:\n%s", err, run.Output())
 	}
 	if log := run.Output(); !strings.Contains(log, "install the plugin") || !strings.Contains(log, "file too large") {
 		t.Errorf("the agent's log does not say the plugin's copy failed:\n%s", log)
