@@ -75,6 +75,8 @@ func cmdGC(args *skel.CmdArgs) error {
 	return run(args, func(ctx context.Context, p *plugin.Plugin) error { return p.GC(ctx) })
 }
 
+// cmdStatus answers whether the plugin can work on this node; see
+// plugin.StatusError for a configuration that does not load yet.
 func cmdStatus(args *skel.CmdArgs) error {
 	return plugin.StatusError(run(args, func(ctx context.Context, p *plugin.Plugin) error { return p.Status(ctx) }))
 }
