@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"slices"
 	"testing"
 )
 
@@ -15,18 +16,19 @@ func TestNodeSideFlagsDefaultToTheEnvironment(t *testing.T) {
 		"IPKEEPER_CNI_BIN_DIR":        "/var/lib/cni/bin",
 		"IPKEEPER_CNI_CONF_DIR":       "/etc/kubernetes/cni/net.d",
 		"IPKEEPER_NETWORK_CONFIG_MAP": "",
+		"IPKEEPER_NODE_AGENT_SERVER":  "https://10.0.0.10:6443",
 	}
 	for _, c := range []struct {
-		name                              string
-		environment                       map[string]string
-		args                              []string
-		binDir, confDir, configMap, image string
+		name                                      string
+		environment                               map[string]string
+		args                                      []string
+		binDir, confDir, configMap, image, server string
 	}{
 		{name: "defaults", binDir: "/opt/cni/bin", confDir: "/etc/cni/net.d", configMap: "ipkeeper-network"},
 		{name: "environment", environment: subscription,
-			binDir: "/var/lib/cni/bin", confDir: "/etc/kubernetes/cni/net.d", image: "registry.example/ipkeeper:v2"},
-		{name: "arguments", environment: subscription, args: []string{"--cni-bin-dir=/x/bin", "--network-config-map=mine"},
-			binDir: "/x/bin", confDir: "/etc/kubernetes/cni/net.d", configMap: "mine", image: "registry.example/ipkeeper:v2"},
+			binDir: "/var/lib/cni/bin", confDir: "/etc/kubernetes/cni/net.d", image: "registry.example/ipkeeper:v2", server: "https://10.0.0.10:6443"},
+		{name: "arguments", environment: subscription, args: []string{"--cni-bin-dir=/x/bin", "--network-config-map=mine", "--node-agent-server=https://api.example:6443"},
+			binDir: "/x/bin", confDir: "/etc/kubernetes/cni/net.d", configMap: "mine", image: "registry.example/ipkeeper:v2", server: "https://api.example:6443"},
 	} {
 		var o options
 		fs := flag.NewFlagSet("manager", flag.ContinueOnError)
@@ -35,9 +37,9 @@ func TestNodeSideFlagsDefaultToTheEnvironment(t *testing.T) {
 			t.Fatal(err)
 		}
 		a := o.controllers.NodeAgent
-		if a.CNIBinDir != c.binDir || a.CNIConfDir != c.confDir || a.NetworkConfigMap != c.configMap || a.Image != c.image {
-			t.Errorf("%s: bin %q, conf %q, ConfigMap %q, image %q; want %q, %q, %q, %q",
-				c.name, a.CNIBinDir, a.CNIConfDir, a.NetworkConfigMap, a.Image, c.binDir, c.confDir, c.configMap, c.image)
+		got := []string{a.CNIBinDir, a.CNIConfDir, a.NetworkConfigMap, a.Image, a.Server}
+		if want := []string{c.binDir, c.confDir, c.configMap, c.image, c.server}; !slices.Equal(got, want) {
+			t.Errorf("%s: bin dir, conf dir, ConfigMap, image, server = %q; want %q", c.name, got, want)
 		}
 	}
 }

@@ -81,6 +81,7 @@ func (o *options) bind(fs *flag.FlagSet, lookupEnv func(string) (string, bool)) 
 	fs.StringVar(&o.controllers.NodeAgent.Image, "node-agent-image", env("RELATED_IMAGE_CNI", ""), "Image of the node agent and the CNI plugin; $RELATED_IMAGE_CNI sets the default; empty means the operator's own image.")
 	fs.StringVar(&o.controllers.NodeAgent.CNIBinDir, "cni-bin-dir", env("IPKEEPER_CNI_BIN_DIR", "/opt/cni/bin"), "The nodes' CNI binary directory, where the node agent installs the plugin; $IPKEEPER_CNI_BIN_DIR sets the default.")
 	fs.StringVar(&o.controllers.NodeAgent.CNIConfDir, "cni-conf-dir", env("IPKEEPER_CNI_CONF_DIR", "/etc/cni/net.d"), "The nodes' CNI configuration directory, where the node agent writes the plugin's kubeconfig, in ipkeeper.d/; $IPKEEPER_CNI_CONF_DIR sets the default.")
+	fs.StringVar(&o.controllers.NodeAgent.Server, "node-agent-server", env("IPKEEPER_NODE_AGENT_SERVER", ""), "The API server's URL the CNI plugin uses, where the nodes' host network cannot reach the kubernetes Service; empty means the Service; $IPKEEPER_NODE_AGENT_SERVER sets the default.")
 	fs.StringVar(&o.controllers.NodeAgent.NetworkConfigMap, "network-config-map", env("IPKEEPER_NETWORK_CONFIG_MAP", "ipkeeper-network"), "ConfigMap in the operator's namespace whose network configurations the node agent installs on every node, when it exists; empty disables; $IPKEEPER_NETWORK_CONFIG_MAP sets the default.")
 }
 

@@ -43,6 +43,10 @@ type NodeAgentOptions struct {
 	// NetworkConfigMap, when set, names a ConfigMap of network
 	// configurations the agent installs on every node.
 	NetworkConfigMap string
+	// Server, when set, is the API server's URL the plugin uses instead
+	// of the kubernetes Service's: where the nodes' host network cannot
+	// reach the Service (no kube-proxy yet, say).
+	Server string
 }
 
 // nodeAgentLabels select the node agent's pods.
@@ -111,6 +115,9 @@ func nodeAgentContainer(o NodeAgentOptions) *corev1ac.ContainerApplyConfiguratio
 		corev1ac.VolumeMount().WithName("cni-bin").WithMountPath(agentHostBinDir),
 		corev1ac.VolumeMount().WithName("cni-conf").WithMountPath(agentHostConfDir),
 		corev1ac.VolumeMount().WithName("token").WithMountPath(agentTokenDir).WithReadOnly(true),
+	}
+	if o.Server != "" {
+		args = append(args, "--server="+o.Server)
 	}
 	if o.NetworkConfigMap != "" {
 		args = append(args, "--network-config-dir="+agentNetworkDir)
