@@ -83,11 +83,16 @@ func (r *NodeAgentReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ct
 	if opts.Image == "" {
 		return ctrl.Result{}, errors.New("no image for the node agent: set --node-agent-image or RELATED_IMAGE_CNI, or run the operator as Deployment " + r.Deployment)
 	}
-	epoch, err := r.epoch(ctx)
+	current, err := r.currentDaemonSet(ctx)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	ds := nodeAgentDaemonSet(r.Namespace, epoch, opts)
+	ds := nodeAgentDaemonSet(r.Namespace, epochFor(current, time.Now()), opts)
+	if current != nil {
+		// The epoch is this DaemonSet's: if it was deleted since it was
+		// read, the one this apply creates says so (epochFor).
+		ds.WithAnnotations(map[string]string{nodeAgentEpochOfAnnotation: string(current.UID)})
+	}
 	if owner != nil {
 		// Not blockOwnerDeletion: where owner references are enforced
 		// (OpenShift), setting it needs the right to update the
@@ -102,32 +107,45 @@ func (r *NodeAgentReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ct
 	return ctrl.Result{}, nil
 }
 
-// epoch returns the epoch of the DaemonSet (nodeAgentEpochAnnotation): the
-// one it has, so that applying it again rolls nothing, or now when it is
-// to be created. It reads the API server, not the cache, which may still
-// hold a DaemonSet just deleted.
-//
-// An epoch from before the DaemonSet's creation (by more than clock skew)
-// came with it from elsewhere: a backup restored, a manifest applied
-// again, or the DaemonSet deleted and created between this read and the
-// apply. Its agents would yield to those of the DaemonSet the epoch was
-// made for, so it is replaced, by a time not before the creation, which
-// the next reconcile keeps.
-func (r *NodeAgentReconciler) epoch(ctx context.Context) (string, error) {
+// currentDaemonSet returns the DaemonSet as it is now, or nil when there
+// is none. It reads the API server, not the cache, which may still hold a
+// DaemonSet just deleted.
+func (r *NodeAgentReconciler) currentDaemonSet(ctx context.Context) (*appsv1.DaemonSet, error) {
 	ds := &appsv1.DaemonSet{}
 	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: NodeAgentName}, ds)
 	if apierrors.IsNotFound(err) {
-		return strconv.FormatInt(time.Now().UnixNano(), 10), nil
+		return nil, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("get DaemonSet %s/%s: %w", r.Namespace, NodeAgentName, err)
+		return nil, fmt.Errorf("get DaemonSet %s/%s: %w", r.Namespace, NodeAgentName, err)
+	}
+	return ds, nil
+}
+
+// epochFor returns the epoch (nodeAgentEpochAnnotation) to apply to ds,
+// nil when it is to be created, at now: for a new DaemonSet, now; for one
+// whose epoch was made for it, that epoch, so that applying it again rolls
+// nothing.
+//
+// An epoch made for another DaemonSet came with this one from elsewhere:
+// the apply that created it read its deleted predecessor (its
+// nodeAgentEpochOfAnnotation names the predecessor's UID), or a backup
+// was restored (the same, or an epoch from before its creation by more
+// than clock skew). Its agents would yield to those of the DaemonSet the
+// epoch was made for, so it is replaced, by a time not before the
+// creation.
+func epochFor(ds *appsv1.DaemonSet, now time.Time) string {
+	if ds == nil {
+		return strconv.FormatInt(now.UnixNano(), 10)
 	}
 	created := ds.CreationTimestamp.Time
+	epochOf := ds.Annotations[nodeAgentEpochOfAnnotation]
 	epoch, err := strconv.ParseInt(ds.Spec.Template.Annotations[nodeAgentEpochAnnotation], 10, 64)
-	if err == nil && epoch >= created.Add(-epochClockSkew).UnixNano() {
-		return strconv.FormatInt(epoch, 10), nil
+	ours := epochOf == string(ds.UID) || (epochOf == "" && epoch >= created.Add(-epochClockSkew).UnixNano())
+	if err == nil && ours {
+		return strconv.FormatInt(epoch, 10)
 	}
-	return strconv.FormatInt(max(time.Now().UnixNano(), created.UnixNano()), 10), nil
+	return strconv.FormatInt(max(now.UnixNano(), created.UnixNano()), 10)
 }
 
 // epochClockSkew is how far the operator's clock may be behind the API

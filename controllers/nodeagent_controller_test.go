@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ipkeeper/ipkeeper/test/harness"
@@ -65,8 +66,8 @@ func TestNodeAgentDaemonSet(t *testing.T) {
 
 // TestNodeAgentDaemonSetIsPutBack changes and then deletes the DaemonSet:
 // the operator puts it back as its options describe it. Putting back the
-// image keeps the DaemonSet's epoch, and an epoch older than the DaemonSet
-// is replaced; the DaemonSet created after the deletion has a later one,
+// image keeps the DaemonSet's epoch, and an epoch made for another
+// DaemonSet is replaced; the DaemonSet created after the deletion has a later one,
 // so that its agents, whose generations count from 1 again, supersede the
 // deleted one's on every node.
 func TestNodeAgentDaemonSetIsPutBack(t *testing.T) {
@@ -74,10 +75,9 @@ func TestNodeAgentDaemonSetIsPutBack(t *testing.T) {
 	var ds *appsv1.DaemonSet
 	harness.Eventually(t, operatorTimeout, func() (err error) { ds, err = getNodeAgent(); return err })
 	epoch := epochOf(t, ds)
-	ds.Spec.Template.Spec.Containers[0].Image = "registry.invalid/someone-else:1"
-	if err := env.Client.Update(ctx, ds); err != nil {
-		t.Fatal(err)
-	}
+	changeNodeAgent(t, func(ds *appsv1.DaemonSet) {
+		ds.Spec.Template.Spec.Containers[0].Image = "registry.invalid/someone-else:1"
+	})
 	harness.Eventually(t, operatorTimeout, func() (err error) {
 		ds, err = getNodeAgent()
 		if err == nil && ds.Spec.Template.Spec.Containers[0].Image != "registry.invalid/ipkeeper:v9" {
@@ -88,12 +88,12 @@ func TestNodeAgentDaemonSetIsPutBack(t *testing.T) {
 	if got := epochOf(t, ds); got != epoch {
 		t.Errorf("putting the image back changed the epoch from %d to %d", epoch, got)
 	}
-	// An epoch from before the DaemonSet's creation came with it from
-	// elsewhere (a backup restored): it is replaced.
-	ds.Spec.Template.Annotations[nodeAgentEpochAnnotation] = "1000"
-	if err := env.Client.Update(ctx, ds); err != nil {
-		t.Fatal(err)
-	}
+	// An epoch made for another DaemonSet came with it from elsewhere (a
+	// backup restored): it is replaced.
+	changeNodeAgent(t, func(ds *appsv1.DaemonSet) {
+		ds.Spec.Template.Annotations[nodeAgentEpochAnnotation] = "1000"
+		ds.SetAnnotations(map[string]string{nodeAgentEpochOfAnnotation: "uid-of-the-backed-up-daemonset"})
+	})
 	harness.Eventually(t, operatorTimeout, func() (err error) {
 		if ds, err = getNodeAgent(); err == nil && epochOf(t, ds) < ds.CreationTimestamp.UnixNano() {
 			err = fmt.Errorf("epoch %d, before the DaemonSet's creation", epochOf(t, ds))
@@ -104,16 +104,36 @@ func TestNodeAgentDaemonSetIsPutBack(t *testing.T) {
 	if err := env.Client.Delete(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
-	var again *appsv1.DaemonSet
-	harness.Eventually(t, operatorTimeout, func() (err error) {
-		again, err = getNodeAgent()
-		if err == nil && again.UID == ds.UID {
-			err = errors.New("the deleted DaemonSet is still there")
+	// The operator may have read the DaemonSet just before it was
+	// deleted, and create the new one with its epoch: it then replaces it.
+	harness.Eventually(t, operatorTimeout, func() error {
+		again, err := getNodeAgent()
+		switch {
+		case err != nil:
+			return err
+		case again.UID == ds.UID:
+			return errors.New("the deleted DaemonSet is still there")
+		case epochOf(t, again) <= epoch:
+			return fmt.Errorf("the recreated DaemonSet has epoch %d, not later than the deleted one's %d", epochOf(t, again), epoch)
 		}
-		return err
+		return nil
 	})
-	if got := epochOf(t, again); got <= epoch {
-		t.Errorf("the recreated DaemonSet has epoch %d, not later than the deleted one's %d", got, epoch)
+}
+
+// changeNodeAgent changes the node agent's DaemonSet as a person would,
+// reading it again when the operator wrote it meanwhile.
+func changeNodeAgent(t *testing.T, change func(*appsv1.DaemonSet)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		ds, err := getNodeAgent()
+		if err != nil {
+			return err
+		}
+		change(ds)
+		return env.Client.Update(context.Background(), ds)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -1,6 +1,9 @@
 package controllers
 
 import (
+	"fmt"
+	"net/url"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -20,6 +23,11 @@ const NodeAgentName = "ipkeeper-node-agent"
 // not under ipam.ipkeeper.dev/, the prefix of the annotations the
 // plugin reads on pods.
 const nodeAgentEpochAnnotation = "ipkeeper.dev/node-agent-epoch"
+
+// nodeAgentEpochOfAnnotation, on the DaemonSet itself, names the UID of
+// the DaemonSet its epoch was made for. Where it names another, the
+// DaemonSet came with another's epoch, which the operator replaces.
+const nodeAgentEpochOfAnnotation = "ipkeeper.dev/node-agent-epoch-of"
 
 // Paths inside the node agent's container.
 const (
@@ -47,6 +55,19 @@ type NodeAgentOptions struct {
 	// of the kubernetes Service's: where the nodes' host network cannot
 	// reach the Service (no kube-proxy yet, say).
 	Server string
+}
+
+// Check says what is wrong with the options, if anything: a server
+// address that every node's kubeconfig would carry must be an https URL.
+func (o NodeAgentOptions) Check() error {
+	if o.Server == "" {
+		return nil
+	}
+	u, err := url.Parse(o.Server)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("--node-agent-server %q is not the API server's https URL, such as https://10.0.0.10:6443", o.Server)
+	}
+	return nil
 }
 
 // nodeAgentLabels select the node agent's pods.

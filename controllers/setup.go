@@ -57,6 +57,9 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if opts.Namespace == "" || opts.NodeServiceAccount == "" {
 		return errors.New("the node admission policy needs the operator's namespace and the node service account's name (--namespace, --node-service-account)")
 	}
+	if err := opts.NodeAgent.Check(); err != nil {
+		return err
+	}
 	recorder := mgr.GetEventRecorder(eventSource)
 	pools := &IPPoolReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder}
 	if err := pools.SetupWithManager(mgr); err != nil {

@@ -49,14 +49,6 @@ func main() {
 func parseFlags() (nodeagent.Config, bool, error) {
 	var cfg nodeagent.Config
 	var check bool
-	epoch, err := int64FromEnv("NODE_AGENT_EPOCH")
-	if err != nil {
-		return cfg, false, err
-	}
-	generation, err := int64FromEnv("POD_TEMPLATE_GENERATION")
-	if err != nil {
-		return cfg, false, err
-	}
 	flag.StringVar(&cfg.NodeName, "node-name", os.Getenv("NODE_NAME"), "This node's name (default $NODE_NAME, from the downward API).")
 	flag.StringVar(&cfg.Server, "server", inClusterServer(), "The API server's URL for the plugin (default from KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT).")
 	flag.StringVar(&cfg.TokenFile, "token-file", "/var/run/secrets/ipkeeper/token", "The projected service-account token.")
@@ -66,24 +58,48 @@ func parseFlags() (nodeagent.Config, bool, error) {
 	flag.StringVar(&cfg.CNIConfDir, "cni-conf-dir", "/host/etc/cni/net.d", "The node's CNI configuration directory, as mounted.")
 	flag.StringVar(&cfg.NetworkConfigDir, "network-config-dir", "", "A directory of network configurations to install (a mounted ConfigMap); empty installs none.")
 	flag.DurationVar(&cfg.Interval, "interval", 10*time.Second, "How often to look for a rotated token or a changed configuration.")
-	flag.Int64Var(&cfg.Version.Epoch, "epoch", epoch, "When the operator created the agent's DaemonSet, in Unix nanoseconds (default $NODE_AGENT_EPOCH): the agents of a later DaemonSet supersede those of an earlier one.")
-	flag.Int64Var(&cfg.Version.Generation, "generation", generation, "The pod-template generation of the agent's DaemonSet pod (default $POD_TEMPLATE_GENERATION): only the newest agent on a node writes.")
+	flag.Int64Var(&cfg.Version.Epoch, "epoch", 0, "When the operator created the agent's DaemonSet, in Unix nanoseconds (default $NODE_AGENT_EPOCH): the agents of a later DaemonSet supersede those of an earlier one.")
+	flag.Int64Var(&cfg.Version.Generation, "generation", 0, "The pod-template generation of the agent's DaemonSet pod (default $POD_TEMPLATE_GENERATION): only the newest agent on a node writes.")
 	flag.BoolVar(&check, "check", false, "Only check that the plugin is installed and its kubeconfig holds this agent's token: exit 0 if so (the readiness probe).")
 	flag.Parse()
-	return cfg, check, nil
+	err := versionFromEnv(&cfg.Version, given())
+	return cfg, check, err
+}
+
+// given returns the names of the flags set on the command line.
+func given() map[string]bool {
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// versionFromEnv fills in the parts of v that no flag gave (given) from
+// the variables the agent's DaemonSet sets from its pod.
+func versionFromEnv(v *nodeagent.Version, given map[string]bool) error {
+	var err error
+	if !given["epoch"] {
+		if v.Epoch, err = int64FromEnv("NODE_AGENT_EPOCH", "the pod template's annotation ipkeeper.dev/node-agent-epoch"); err != nil {
+			return err
+		}
+	}
+	if !given["generation"] {
+		v.Generation, err = int64FromEnv("POD_TEMPLATE_GENERATION", "the pod's label pod-template-generation")
+	}
+	return err
 }
 
 // int64FromEnv returns the number in the environment variable name, 0 when
-// it is unset or empty. A value that is not a number is an error: the
-// agent's place among the agents of its node would be wrong.
-func int64FromEnv(name string) (int64, error) {
+// it is unset or empty. A value that is not a number is an error, naming
+// source, where the DaemonSet takes it from: the agent's place among the
+// agents of its node would be wrong.
+func int64FromEnv(name, source string) (int64, error) {
 	value := os.Getenv(name)
 	if value == "" {
 		return 0, nil
 	}
 	n, err := strconv.ParseInt(value, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%s=%q is not a number: the node agent's DaemonSet sets it from its pod; leave it to the DaemonSet", name, value)
+		return 0, fmt.Errorf("%s=%q is not a number: the node agent's DaemonSet sets it from %s, which the operator manages; let the operator put its DaemonSet back", name, value, source)
 	}
 	return n, nil
 }

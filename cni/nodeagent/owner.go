@@ -66,7 +66,7 @@ func owning(dir string, v Version) (func(), error) {
 	owner, err := readVersion(filepath.Join(dir, ownerName))
 	if err == nil && owner.newerThan(v) {
 		unlock()
-		return nil, fmt.Errorf("%w (epoch and generation %s, in %s; this one's are %s): if no newer agent runs on this node, delete that file",
+		return nil, fmt.Errorf("%w (epoch and generation %s, in %s; this one's are %s): if no other node-agent pod runs on this node, delete that file, and this agent writes at its next look",
 			ErrSuperseded, owner, filepath.Join(dir, ownerName), v)
 	}
 	if _, err := atomicfile.WriteBytes(filepath.Join(dir, ownerName), 0o644, []byte(v.String()+"\n")); err != nil {
