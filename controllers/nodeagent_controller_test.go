@@ -67,9 +67,9 @@ func TestNodeAgentDaemonSet(t *testing.T) {
 // TestNodeAgentDaemonSetIsPutBack changes and then deletes the DaemonSet:
 // the operator puts it back as its options describe it. Putting back the
 // image keeps the DaemonSet's epoch, and an epoch made for another
-// DaemonSet is replaced; the DaemonSet created after the deletion has a later one,
-// so that its agents, whose generations count from 1 again, supersede the
-// deleted one's on every node.
+// DaemonSet is replaced; the DaemonSet created after the deletion has a
+// later one, so that its agents, whose generations count from 1 again,
+// supersede the deleted one's on every node.
 func TestNodeAgentDaemonSetIsPutBack(t *testing.T) {
 	ctx := context.Background()
 	var ds *appsv1.DaemonSet

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -52,18 +51,6 @@ func (c *Command) Output() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.out.String()
-}
-
-// WaitForOutput waits until the process has written text, failing the test
-// with its output when timeout passes first.
-func (c *Command) WaitForOutput(t *testing.T, timeout time.Duration, text string) {
-	t.Helper()
-	Eventually(t, timeout, func() error {
-		if out := c.Output(); !strings.Contains(out, text) {
-			return fmt.Errorf("%s has not written %q; its output:\n%s", c.cmd.Path, text, out)
-		}
-		return nil
-	})
 }
 
 // Stop sends the process SIGTERM, as the kubelet does, and returns how it
